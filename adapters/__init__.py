@@ -1,0 +1,1 @@
+"""Adapters: each talks to one outside thing. The domain never imports them."""

@@ -1,0 +1,378 @@
+"""The application: turns channel requests into saved events, in batches.
+
+Everything here goes through the event store; reads for the portal come from
+projections. Saves are batched: one transaction per batch, never per record.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from typing import Any, Literal
+from uuid import UUID
+
+import structlog
+from eventsourcing.application import AggregateNotFoundError, Application
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
+
+from adapters.side_rows import CompanyRow, DeadLetterRow, ParkedRow
+from cashback.clock import Clock, local_date
+from domain.catalog import DeviceCatalog
+from domain.company import Company
+from domain.deadline import document_deadline
+from domain.decision import RegistrationRequest, decide
+from domain.enrolment import Enrolment
+from domain.errors import DomainError
+from domain.ids import company_id, registration_id
+from domain.payout import Payout, PayoutLine
+from domain.provenance import Channel, Provenance
+from domain.registration import DeviceRegistration
+from domain.statuses import Reason, Status
+from domain.terms import CampaignTerms, DocumentKind
+
+log = structlog.get_logger(__name__)
+
+OutcomeKind = Literal["registered", "duplicate", "claim_refused", "parked", "not_enrolled"]
+
+
+class DateAsISO(Transcoding):
+    type = date
+    name = "date_iso"
+
+    def encode(self, obj: date) -> str:
+        return obj.isoformat()
+
+    def decode(self, data: str) -> date:
+        return date.fromisoformat(data)
+
+
+@dataclass(frozen=True, slots=True)
+class Intake:
+    """One registration request from a channel, with where it came from."""
+
+    request: RegistrationRequest
+    by: Provenance
+    park_unknown_company: bool = False
+    payload: str = ""
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    kind: OutcomeKind
+    serial: str
+    status: str | None = None
+    reason: str | None = None
+    amount_cents: int = 0
+
+
+@dataclass
+class BatchResult:
+    outcomes: list[Outcome] = field(default_factory=list)
+    attempts: int = 1
+
+    def count(self, kind: OutcomeKind) -> int:
+        return sum(1 for o in self.outcomes if o.kind == kind)
+
+
+class ConcurrencyExhausted(RuntimeError):
+    pass
+
+
+class CashbackApp(Application[UUID]):
+    """Event-sourced application of one campaign."""
+
+    name = "Cashback"
+
+    def __init__(
+        self,
+        *,
+        env: Mapping[str, str],
+        terms: CampaignTerms,
+        catalog: DeviceCatalog,
+        clock: Clock,
+    ) -> None:
+        self.terms = terms
+        self.catalog = catalog
+        self.clock = clock
+        super().__init__(env=dict(env))
+
+    # The library merges os.environ into the application's environment; settings
+    # are read once at the entry point instead, so only the given env counts.
+    def construct_env(self, name: str, env: Mapping[str, str] | None = None) -> Any:
+        from eventsourcing.utils import Environment
+
+        return Environment(name, dict(env or {}))
+
+    def construct_recorder(self) -> Any:
+        return self.factory.process_recorder()
+
+    def register_transcodings(self, transcoder: JSONTranscoder) -> None:
+        super().register_transcodings(transcoder)
+        transcoder.register(DateAsISO())
+
+    # --- time -------------------------------------------------------------------
+
+    def now(self) -> datetime:
+        return self.clock.now()
+
+    def today(self) -> date:
+        return local_date(self.clock.now(), self.terms.timezone)
+
+    # --- companies ----------------------------------------------------------------
+
+    def enrol(self, enrolments: Iterable[Enrolment], by: Provenance) -> tuple[int, int, int]:
+        """Enrol companies; returns (new, updated, unchanged)."""
+        new = updated = unchanged = 0
+        companies: list[Company] = []
+        rows: list[CompanyRow] = []
+        at = self.now()
+        for enrolment in enrolments:
+            cid = company_id(self.terms.id, enrolment.customer_no)
+            try:
+                company: Company = self.repository.get(cid)
+            except AggregateNotFoundError:
+                company = Company.enrol(self.terms.id, enrolment, by=by, at=at)
+                new += 1
+            else:
+                if company.update_contact(enrolment, by=by, at=at):
+                    updated += 1
+                else:
+                    unchanged += 1
+                    continue
+            companies.append(company)
+            rows.append(
+                CompanyRow(self.terms.id, company.customer_no, company.name, company.contact_email, company.enrolled_on)
+            )
+        if companies:
+            self.save(*companies, companies=rows)
+        return new, updated, unchanged
+
+    def enrolments(self) -> dict[str, Enrolment]:
+        rows = self.recorder.fetch_all(  # type: ignore[attr-defined]
+            "SELECT customer_no, name, contact_email, enrolled_on FROM cashback_companies WHERE campaign_id = %s",
+            (self.terms.id,),
+        )
+        return {
+            row[0]: Enrolment(
+                customer_no=row[0], name=row[1], contact_email=row[2],
+                enrolled_on=row[3] if isinstance(row[3], date) else date.fromisoformat(str(row[3])),
+            )
+            for row in rows
+        }
+
+    # --- registrations ------------------------------------------------------------
+
+    def register_batch(
+        self,
+        items: Sequence[Intake],
+        *,
+        trackings: Sequence[Tracking] = (),
+        dead_letters: Sequence[DeadLetterRow] = (),
+        max_attempts: int = 5,
+    ) -> BatchResult:
+        """Decide and save a batch in one transaction, with its tracking positions.
+
+        A concurrent writer taking one of the devices first makes the whole
+        transaction fail on the event store's uniqueness; the batch is then
+        decided again against the new state.
+        """
+        for attempt in range(1, max_attempts + 1):
+            try:
+                outcomes, aggregates, parked = self._decide_batch(items)
+                self.save(
+                    *aggregates,
+                    trackings=list(trackings),
+                    parked=parked,
+                    dead_letters=list(dead_letters),
+                )
+                return BatchResult(outcomes=outcomes, attempts=attempt)
+            except IntegrityError as error:
+                if trackings and "tracking" in str(error).lower():
+                    raise
+                log.warning("batch_conflict_retry", attempt=attempt, error=str(error))
+                if self.repository.cache is not None:
+                    self.repository.cache.clear() if hasattr(self.repository.cache, "clear") else None
+        raise ConcurrencyExhausted(f"batch still conflicting after {max_attempts} attempts")
+
+    def _decide_batch(
+        self, items: Sequence[Intake]
+    ) -> tuple[list[Outcome], list[DeviceRegistration], list[ParkedRow]]:
+        today, at = self.today(), self.now()
+        enrolments = self.enrolments()
+        ids = {registration_id(self.terms.id, it.request.serial) for it in items}
+        versions = self.recorder.select_versions(list(ids))  # type: ignore[attr-defined]
+        touched: dict[UUID, DeviceRegistration] = {rid: self.repository.get(rid) for rid in versions}
+        changed: dict[UUID, DeviceRegistration] = {}
+        outcomes: list[Outcome] = []
+        parked: list[ParkedRow] = []
+        for item in items:
+            request = item.request
+            enrolment = enrolments.get(request.customer_no)
+            if enrolment is None or enrolment.enrolled_on > today:
+                if item.park_unknown_company:
+                    parked.append(
+                        ParkedRow(self.terms.id, request.customer_no, request.serial, item.by.source, item.payload, at)
+                    )
+                    outcomes.append(Outcome("parked", request.serial, reason=str(Reason.COMPANY_NOT_ENROLLED)))
+                else:
+                    outcomes.append(Outcome("not_enrolled", request.serial, reason=str(Reason.COMPANY_NOT_ENROLLED)))
+                continue
+            rid = registration_id(self.terms.id, request.serial)
+            existing = touched.get(rid)
+            if existing is not None:
+                outcomes.append(self._existing(existing, request, item.by, at, changed))
+                continue
+            decision = decide(request, self.catalog.lookup(request.serial), self.terms, enrolment, today)
+            deadline = (
+                document_deadline(today, self.terms.document_window_days)
+                if decision.status is Status.DOCS_REQUIRED
+                else None
+            )
+            registration = DeviceRegistration.register(
+                campaign_id=self.terms.id,
+                serial=request.serial,
+                device_type=request.device_type,
+                customer_no=request.customer_no,
+                installed_on=request.installed_on,
+                decision=decision,
+                deadline=deadline,
+                by=item.by,
+                at=at,
+            )
+            touched[rid] = changed[rid] = registration
+            outcomes.append(
+                Outcome("registered", request.serial, status=str(decision.status),
+                        reason=str(decision.reason) if decision.reason else ",".join(decision.doc_reasons) or None,
+                        amount_cents=decision.amount_cents)
+            )
+        return outcomes, list(changed.values()), parked
+
+    def _existing(
+        self,
+        registration: DeviceRegistration,
+        request: RegistrationRequest,
+        by: Provenance,
+        at: datetime,
+        changed: dict[UUID, DeviceRegistration],
+    ) -> Outcome:
+        if registration.customer_no == request.customer_no:
+            return Outcome("duplicate", request.serial, status=registration.status, reason=registration.reason)
+        if request.customer_no not in registration.refused_claims:
+            registration.refuse_claim(request.customer_no, by=by, at=at)
+            changed[registration.id] = registration
+        return Outcome("claim_refused", request.serial, status=str(Status.REJECTED), reason=str(Reason.ALREADY_CLAIMED))
+
+    def get_registration(self, serial: str) -> DeviceRegistration | None:
+        try:
+            return self.repository.get(registration_id(self.terms.id, serial))
+        except AggregateNotFoundError:
+            return None
+
+    # --- documents and review -------------------------------------------------------
+
+    def record_upload(self, serial: str, kind: DocumentKind, sha256: str, size: int, by: Provenance) -> bool:
+        registration = self._require_registration(serial)
+        recorded = registration.upload_document(kind, sha256, size, today=self.today(), by=by, at=self.now())
+        if recorded:
+            self.save(registration)
+        return recorded
+
+    def approve(self, serial: str, by: Provenance) -> DeviceRegistration:
+        registration = self._require_registration(serial)
+        registration.approve_documents(by=by, at=self.now())
+        self.save(registration)
+        return registration
+
+    def reject(self, serial: str, note: str, by: Provenance) -> DeviceRegistration:
+        registration = self._require_registration(serial)
+        registration.reject(Reason.DOCS_REFUSED, note, by=by, at=self.now())
+        self.save(registration)
+        return registration
+
+    def expire(self, registration_ids: Iterable[UUID], by: Provenance) -> int:
+        """Reject every given DOCS_REQUIRED device whose window has passed."""
+        today, at = self.today(), self.now()
+        expired = []
+        for rid in registration_ids:
+            registration: DeviceRegistration = self.repository.get(rid)
+            if registration.expire(today=today, by=by, at=at):
+                expired.append(registration)
+        if expired:
+            self.save(*expired)
+        return len(expired)
+
+    def _require_registration(self, serial: str) -> DeviceRegistration:
+        registration = self.get_registration(serial)
+        if registration is None:
+            raise DomainError(f"device {serial} is not registered in campaign {self.terms.id}")
+        return registration
+
+    # --- payouts ----------------------------------------------------------------------
+
+    def payment_run(
+        self, candidate_ids: Iterable[UUID], run_id: str, by: Provenance, max_attempts: int = 5
+    ) -> list[Payout]:
+        """One payout per company over the given devices that are still payable, in one transaction."""
+        candidates = list(dict.fromkeys(candidate_ids))
+        for attempt in range(1, max_attempts + 1):
+            at = self.now()
+            by_company: dict[str, list[DeviceRegistration]] = {}
+            for rid in candidates:
+                registration: DeviceRegistration = self.repository.get(rid)
+                if registration.status == Status.PAYMENT_PENDING and not registration.in_payout:
+                    by_company.setdefault(registration.customer_no, []).append(registration)
+            payouts: list[Payout] = []
+            devices: list[DeviceRegistration] = []
+            for customer_no, registrations in sorted(by_company.items()):
+                registrations.sort(key=lambda r: r.serial)
+                payout = Payout.issue(
+                    run_id=run_id,
+                    campaign_id=self.terms.id,
+                    customer_no=customer_no,
+                    currency=self.terms.currency,
+                    lines=[PayoutLine(r.serial, r.device_type, r.amount_cents, r.id) for r in registrations],
+                    by=by,
+                    at=at,
+                )
+                for registration in registrations:
+                    registration.add_to_payout(payout.id, by=by, at=at)
+                payouts.append(payout)
+                devices.extend(registrations)
+            if not payouts:
+                return []
+            try:
+                self.save(*payouts, *devices)
+                return payouts
+            except IntegrityError as error:
+                log.warning("payment_run_conflict_retry", attempt=attempt, error=str(error))
+        raise ConcurrencyExhausted("payment run kept conflicting with another writer")
+
+    def settle_payout(
+        self,
+        payout_id: UUID,
+        result: Literal["confirmed", "failed"],
+        by: Provenance,
+        reference: str = "",
+        reason: str = "",
+    ) -> Literal["applied", "repeat", "unknown"]:
+        """Apply finance's result to a payout and its devices in one transaction."""
+        try:
+            payout: Payout = self.repository.get(payout_id)
+        except AggregateNotFoundError:
+            return "unknown"
+        at = self.now()
+        changes = payout.confirm(reference, by=by, at=at) if result == "confirmed" else payout.fail(reason, by=by, at=at)
+        devices = []
+        if changes:
+            for line in payout.lines:
+                registration: DeviceRegistration = self.repository.get(UUID(line["registration_id"]))
+                done = (
+                    registration.mark_paid(payout.id, by=by, at=at)
+                    if result == "confirmed"
+                    else registration.payout_failed(payout.id, reason or "failed", by=by, at=at)
+                )
+                if done:
+                    devices.append(registration)
+        self.save(payout, *devices)
+        return "applied" if changes else "repeat"

@@ -1,0 +1,56 @@
+"""Composition root: builds the application and its read side from settings."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from adapters.campaign_file import load_terms
+from adapters.catalog_csv import load_catalog
+from cashback.app import CashbackApp
+from cashback.clock import Clock, SystemClock
+from cashback.settings import Settings
+from domain.catalog import DeviceCatalog
+from domain.terms import CampaignTerms
+from projections.db import PostgresProjectionDB, ProjectionDB, SQLiteProjectionDB
+from projections.projector import Projector
+
+
+@dataclass
+class Engine:
+    settings: Settings
+    app: CashbackApp
+    read_db: ProjectionDB
+
+    @property
+    def terms(self) -> CampaignTerms:
+        return self.app.terms
+
+    def projector(self, **kwargs: Any) -> Projector:
+        return Projector(self.app, self.read_db, **kwargs)
+
+    def close(self) -> None:
+        self.read_db.close()
+        self.app.close()
+
+
+def open_read_db(settings: Settings) -> ProjectionDB:
+    if settings.store == "sqlite":
+        return SQLiteProjectionDB(settings.overview_path)
+    return PostgresProjectionDB(settings.pg_dsn, settings.pg_schema)
+
+
+def build(
+    settings: Settings,
+    *,
+    clock: Clock | None = None,
+    terms: CampaignTerms | None = None,
+    catalog: DeviceCatalog | None = None,
+) -> Engine:
+    app = CashbackApp(
+        env=settings.event_store_env(),
+        terms=terms or load_terms(settings.campaign_file),
+        catalog=catalog or load_catalog(settings.catalog_file),
+        clock=clock or SystemClock(),
+    )
+    return Engine(settings=settings, app=app, read_db=open_read_db(settings))

@@ -1,0 +1,376 @@
+"""The one `cashback` command. Thin: parse arguments, build the engine, call the application."""
+
+from __future__ import annotations
+
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from datetime import date, datetime, timezone
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+
+from cashback import __version__
+from cashback.bootstrap import Engine, build
+from cashback.clock import Clock, FixedClock, SystemClock
+from cashback.logging import configure
+from cashback.settings import Settings
+
+app = typer.Typer(help="Cashback status engine: registrations, documents, payouts, audit.",
+                  no_args_is_help=True, pretty_exceptions_enable=False)
+ingest_app = typer.Typer(help="Bring registrations in from files.", no_args_is_help=True)
+template_app = typer.Typer(help="Write templates for installers.", no_args_is_help=True)
+payouts_app = typer.Typer(help="Payouts to finance and their results.", no_args_is_help=True)
+worker_app = typer.Typer(help="Long-running workers (restartable at any moment).", no_args_is_help=True)
+schemas_app = typer.Typer(help="JSON Schemas of the boundary messages.", no_args_is_help=True)
+inspect_app = typer.Typer(help="What operations look at: parked and dead-lettered records.", no_args_is_help=True)
+app.add_typer(ingest_app, name="ingest")
+app.add_typer(template_app, name="template")
+app.add_typer(payouts_app, name="payouts")
+app.add_typer(worker_app, name="worker")
+app.add_typer(schemas_app, name="schemas")
+app.add_typer(inspect_app, name="inspect")
+
+
+class State:
+    clock: Clock = SystemClock()
+    settings: Settings | None = None
+
+
+def _settings() -> Settings:
+    if State.settings is None:
+        State.settings = Settings()
+    return State.settings
+
+
+@contextmanager
+def engine() -> Iterator[Engine]:
+    built = build(_settings(), clock=State.clock)
+    try:
+        yield built
+    finally:
+        built.close()
+
+
+def fail(message: str, code: int = 2) -> None:
+    typer.secho(f"error: {message}", fg="red", err=True)
+    raise typer.Exit(code)
+
+
+def money(cents: int) -> str:
+    return f"{cents / 100:,.2f}".replace(",", " ").replace(".", ",") + " €"
+
+
+def _version(value: bool) -> None:
+    if value:
+        typer.echo(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def main_options(
+    now: Annotated[Optional[str], typer.Option(help="Act as if it were this moment (ISO date or datetime); for replays and demos.")] = None,
+    log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING.")] = "WARNING",
+    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+) -> None:
+    configure(log_level)
+    if now:
+        try:
+            moment = datetime.fromisoformat(now)
+        except ValueError:
+            fail(f"--now {now!r} is not an ISO date or datetime")
+        if moment.tzinfo is None:
+            moment = moment.replace(hour=moment.hour or 12, tzinfo=timezone.utc)
+        State.clock = FixedClock(moment)
+
+
+def _progress(label: str, total: int | None = None):  # type: ignore[no-untyped-def]
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+
+    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
+                    transient=False, console=__import__("rich.console").console.Console(stderr=True))
+
+
+# --- companies ---------------------------------------------------------------------
+
+@app.command()
+def enrol(
+    file: Annotated[Optional[Path], typer.Argument(help="CSV: customer_no,name,contact_email,enrolled_on")] = None,
+    customer_no: Annotated[Optional[str], typer.Option(help="Enrol one company: its customer number.")] = None,
+    name: Annotated[Optional[str], typer.Option()] = None,
+    email: Annotated[Optional[str], typer.Option()] = None,
+    enrolled_on: Annotated[Optional[str], typer.Option(help="ISO date; default today.")] = None,
+) -> None:
+    """Enrol companies in the campaign (a CSV file, or one with the options)."""
+    from pydantic import ValidationError
+
+    from adapters.companies_csv import CompaniesFileError, load_companies
+    from domain.enrolment import Enrolment
+    from domain.provenance import Channel, Provenance
+
+    with engine() as eng:
+        if file is not None:
+            try:
+                enrolments = load_companies(file)
+            except (CompaniesFileError, FileNotFoundError) as error:
+                fail(str(error))
+        elif customer_no and name and email:
+            try:
+                enrolments = [Enrolment(customer_no=customer_no, name=name, contact_email=email,
+                                        enrolled_on=enrolled_on or eng.app.today())]
+            except ValidationError as error:
+                fail("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors()))
+        else:
+            fail("give a CSV file, or --customer-no, --name and --email")
+        by = Provenance(actor="cli", channel=Channel.STAFF, source=str(file or "cli"))
+        new, updated, unchanged = eng.app.enrol(enrolments, by)
+        typer.echo(f"enrolled: {new} new, {updated} updated, {unchanged} unchanged")
+
+
+# --- intake ----------------------------------------------------------------------------
+
+@ingest_app.command("feed")
+def ingest_feed(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, one portal record per line.")]) -> None:
+    """Register the devices of a feed file (same records as the portal's Kafka topic)."""
+    from cashback.intake import ingest_feed_file
+
+    with engine() as eng, _progress("feed") as bar:
+        total = sum(1 for _ in file.open("rb"))
+        task = bar.add_task("feed", total=total)
+        report = ingest_feed_file(eng.app, file, eng.settings.batch_size,
+                                  progress=lambda n: bar.update(task, completed=n))
+        bar.update(task, completed=total)
+    c = report.counts
+    typer.echo(
+        f"lines read: {report.lines}\n"
+        f"  registered:     {c['registered']}\n"
+        f"  duplicates:     {c['duplicates']}\n"
+        f"  claims refused: {c['claims_refused']}  (serial already registered by another company)\n"
+        f"  parked:         {c['parked']}  (customer number not enrolled)\n"
+        f"  dead-lettered:  {c['dead_lettered']}  (see `cashback inspect dead-letters`)"
+    )
+    if report.accounted != report.lines:
+        fail(f"counts do not add up: {report.accounted} accounted for {report.lines} lines", code=3)
+
+
+@ingest_app.command("excel")
+def ingest_excel(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Workbook made from the campaign template.")],
+    company: Annotated[str, typer.Option(help="Customer number of the installer uploading it.")],
+    verdicts: Annotated[Optional[Path], typer.Option(help="Write the verdicts to this .xlsx or .csv file.")] = None,
+) -> None:
+    """Register a workbook: every row gets a verdict; good rows go through when others are bad."""
+    from cashback.excel_intake import ingest_workbook
+    from adapters.excel import WorkbookError
+
+    with engine() as eng:
+        try:
+            result = ingest_workbook(eng.app, file.read_bytes(), company, actor=f"cli:{company}")
+        except WorkbookError as error:
+            fail(f"{file}: {error}")
+        except PermissionError as error:
+            fail(str(error))
+    for v in result.verdicts:
+        typer.echo(f"row {v.row_number:>5}  {v.serial or '-':<16} {v.status:<16} {v.reason or ''} {v.message}")
+    typer.echo(result.summary())
+    if verdicts:
+        from adapters.excel import write_verdicts
+
+        write_verdicts(verdicts, result.verdicts)
+        typer.echo(f"verdicts written to {verdicts}")
+
+
+@template_app.command("excel")
+def template_excel(out: Annotated[Path, typer.Argument(help="Where to write the .xlsx template.")]) -> None:
+    """Write the campaign's workbook template (French headers, instructions sheet)."""
+    from adapters.campaign_file import load_terms
+    from adapters.excel import write_template
+
+    write_template(out, load_terms(_settings().campaign_file))
+    typer.echo(f"template written to {out}")
+
+
+@app.command()
+def register(
+    company: Annotated[str, typer.Option(help="Customer number of the installer.")],
+    serial: Annotated[str, typer.Option()],
+    device_type: Annotated[str, typer.Option("--type", help="Device type, e.g. SB3.0-1AV-41.")],
+    installed_on: Annotated[str, typer.Option(help="Installation date, YYYY-MM-DD or DD/MM/YYYY.")],
+) -> None:
+    """Register one device by hand."""
+    from cashback.intake import register_one
+    from cashback.requests import RequestError, build_request
+    from domain.provenance import Channel
+
+    try:
+        request = build_request(serial=serial, device_type=device_type, installed_on=installed_on, customer_no=company)
+    except RequestError as error:
+        fail(str(error))
+    with engine() as eng:
+        outcome = register_one(eng.app, request, actor=f"cli:{company}", channel=Channel.MANUAL, source=f"cli:{uuid.uuid4()}")
+        eng.projector().catch_up()
+    if outcome.kind == "not_enrolled":
+        fail(f"company {company} is not enrolled in campaign {eng.terms.id}")
+    typer.echo(f"{outcome.serial}: {outcome.kind} {outcome.status or ''} {outcome.reason or ''}".rstrip())
+
+
+# --- read side -----------------------------------------------------------------------------
+
+@app.command()
+def project() -> None:
+    """Bring the projections up to date (the projector worker does this continuously)."""
+    with engine() as eng:
+        n = eng.projector().catch_up()
+        typer.echo(f"projected {n} events")
+
+
+@app.command()
+def status(
+    company: Annotated[str, typer.Option(help="Customer number.")],
+    status_filter: Annotated[Optional[str], typer.Option("--status", help="Only this status code.")] = None,
+    limit: Annotated[int, typer.Option(help="Rows to print (0 = totals only).")] = 20,
+    output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
+) -> None:
+    """The status overview of a company, with totals."""
+    from domain.normalise import normalise_customer_no
+    from projections import queries
+
+    customer_no = normalise_customer_no(company)
+    with engine() as eng:
+        eng.projector().catch_up()
+        lang = eng.settings.language
+        rows = queries.overview(eng.read_db, eng.terms.id, customer_no, status=status_filter, limit=limit)
+        totals = queries.totals(eng.read_db, eng.terms.id, customer_no)
+    if output == "json":
+        typer.echo(json.dumps({"company": customer_no, "collected_cents": totals.collected_cents,
+                               "pending_cents": totals.pending_cents, "count_by_status": totals.count_by_status,
+                               "rows": [r.as_dict(lang) for r in rows]}, ensure_ascii=False, indent=2))
+        return
+    typer.echo(f"company {customer_no}: {totals.count} devices — collected {money(totals.collected_cents)}, "
+               f"pending {money(totals.pending_cents)}")
+    for code, n in sorted(totals.count_by_status.items()):
+        typer.echo(f"  {code:<16} {n}")
+    for r in rows:
+        typer.echo(f"{r.serial:<14} {r.device_type:<15} {r.status:<16} {money(r.amount_cents):>10}  {r.label(lang)}"
+                   + (f"  [{r.reason_text(lang)}]" if r.reason else "") + (f"  deadline {r.deadline}" if r.deadline else ""))
+
+
+@app.command()
+def stats() -> None:
+    """Campaign statistics: counts and amounts by status."""
+    from projections import queries
+
+    with engine() as eng:
+        eng.projector().catch_up()
+        totals = queries.totals(eng.read_db, eng.terms.id)
+    typer.echo(f"campaign {eng.terms.id}: {totals.count} devices; collected {money(totals.collected_cents)}, "
+               f"pending {money(totals.pending_cents)}")
+    for code, n in sorted(totals.count_by_status.items()):
+        typer.echo(f"  {code:<16} {n}")
+
+
+@inspect_app.command("parked")
+def inspect_parked(limit: int = 20) -> None:
+    """Feed records for customer numbers that are not enrolled (never registered by themselves)."""
+    with engine() as eng:
+        rec = eng.app.recorder
+        total = rec.fetch_all("SELECT customer_no, COUNT(*) FROM cashback_parked GROUP BY customer_no ORDER BY 2 DESC")  # type: ignore[attr-defined]
+    typer.echo(f"parked records: {sum(n for _, n in total)} from {len(total)} customer numbers")
+    for customer_no, n in total[:limit]:
+        typer.echo(f"  {customer_no:<12} {n}")
+
+
+@inspect_app.command("dead-letters")
+def inspect_dead_letters(limit: int = 20) -> None:
+    """Records that could not be read, with where they came from and why."""
+    with engine() as eng:
+        rows = eng.app.recorder.fetch_all(  # type: ignore[attr-defined]
+            "SELECT source, position, reason FROM cashback_dead_letters ORDER BY received_at LIMIT %s", (limit,))
+        n = eng.app.recorder.fetch_all("SELECT COUNT(*) FROM cashback_dead_letters")[0][0]  # type: ignore[attr-defined]
+    typer.echo(f"dead letters: {n}")
+    for source, position, reason in rows:
+        typer.echo(f"  {source} @ {position}: {reason}")
+
+
+# --- payouts ----------------------------------------------------------------------------------
+
+@app.command("payment-run")
+def payment_run(
+    as_of: Annotated[Optional[str], typer.Option(help="Pay devices payable before the end of this date (ISO).")] = None,
+    out: Annotated[Optional[Path], typer.Option(help="Write the payout messages (JSON Lines) here.")] = None,
+) -> None:
+    """Turn PAYMENT_PENDING devices into one payout per company."""
+    from cashback.payments import run_payment
+
+    with engine() as eng:
+        payouts = run_payment(eng, as_of=as_of)
+        if out and payouts:
+            from cashback.payments import payout_message
+
+            with out.open("a", encoding="utf-8") as handle:
+                for payout in payouts:
+                    handle.write(payout_message(payout).model_dump_json() + "\n")
+    total = sum(p.total_cents for p in payouts)
+    typer.echo(f"payouts issued: {len(payouts)}, devices: {sum(len(p.lines) for p in payouts)}, total {money(total)}")
+    if out and payouts:
+        typer.echo(f"payout messages appended to {out}")
+
+
+@payouts_app.command("confirm")
+def payouts_confirm(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Payout messages or finance results (JSON Lines).")]) -> None:
+    """Apply finance's answers: a payouts file confirms each payout in it; a results file confirms or fails."""
+    from cashback.payments import settle_file
+
+    with engine() as eng:
+        counts = settle_file(eng, file)
+    typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if counts.get("invalid"):
+        fail(f"{counts['invalid']} lines could not be read", code=3)
+
+
+@payouts_app.command("list")
+def payouts_list(state: Annotated[Optional[str], typer.Option(help="issued, confirmed or failed")] = None) -> None:
+    """Payouts with their state and totals."""
+    from projections import queries
+
+    with engine() as eng:
+        eng.projector().catch_up()
+        rows = queries.payouts(eng.read_db, eng.terms.id, state)
+    for payout_id, run_id, customer_no, currency, total, lines, st, issued_at in rows:
+        typer.echo(f"{payout_id}  {customer_no:<10} {lines:>5} lines {money(int(total)):>14} {st:<10} {issued_at}")
+
+
+# --- workers ----------------------------------------------------------------------------------
+
+@worker_app.command("projector")
+def worker_projector() -> None:
+    """Keep the projections up to date until SIGTERM/SIGINT."""
+    from workers.signals import stop_on_signals
+
+    with engine() as eng:
+        eng.projector().follow(stop_on_signals())
+
+
+# --- schemas ------------------------------------------------------------------------------------
+
+@schemas_app.command("write")
+def schemas_write() -> None:
+    """Regenerate the committed JSON Schema files in schemas/."""
+    from schemas.registry import write_all
+
+    for path in write_all():
+        typer.echo(f"wrote {path}")
+
+
+def main() -> None:
+    try:
+        app()
+    except KeyboardInterrupt:
+        sys.exit(130)
+
+
+if __name__ == "__main__":
+    main()

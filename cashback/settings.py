@@ -1,0 +1,66 @@
+"""Typed settings, read once at the entry point (environment, prefix CASHBACK_, or .env)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+from urllib.parse import unquote, urlparse
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from schemas.feed import FEED_TOPIC
+from schemas.payout import PAYOUT_TOPIC, RESULTS_TOPIC
+
+
+class Settings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="CASHBACK_", env_file=".env", extra="ignore")
+
+    store: Literal["sqlite", "postgres"] = Field("sqlite", description="Event store backend.")
+    data_dir: Path = Field(Path("var"), description="Folder of the SQLite files and stored documents.")
+    pg_dsn: str = "postgresql://cashback:cashback@127.0.0.1:55432/cashback"
+    pg_schema: str = "public"
+    campaign_file: Path = Path("examples/campaign.toml")
+    catalog_file: Path = Path("examples/catalog.csv")
+    language: Literal["fr", "en"] = "fr"
+    batch_size: int = Field(1000, ge=1, le=20000)
+
+    kafka_bootstrap: str = "127.0.0.1:59092"
+    feed_topic: str = FEED_TOPIC
+    feed_dead_letter_topic: str = FEED_TOPIC + ".dlq"
+    feed_group: str = "cashback-feed"
+    payout_topic: str = PAYOUT_TOPIC
+    results_topic: str = RESULTS_TOPIC
+
+    def event_store_env(self) -> dict[str, str]:
+        """Environment for the eventsourcing library's infrastructure factory."""
+        if self.store == "sqlite":
+            self.data_dir.mkdir(parents=True, exist_ok=True)
+            return {
+                "PERSISTENCE_MODULE": "eventsourcing.sqlite",
+                "SQLITE_DBNAME": str(self.data_dir / "events.sqlite"),
+                "SQLITE_LOCK_TIMEOUT": "30",
+                "PROCESS_RECORDER_TOPIC": "adapters.sqlite_store:CashbackSQLiteRecorder",
+            }
+        url = urlparse(self.pg_dsn)
+        return {
+            "PERSISTENCE_MODULE": "eventsourcing.postgres",
+            "POSTGRES_DBNAME": url.path.lstrip("/") or "cashback",
+            "POSTGRES_HOST": url.hostname or "127.0.0.1",
+            "POSTGRES_PORT": str(url.port or 5432),
+            "POSTGRES_USER": unquote(url.username or "cashback"),
+            "POSTGRES_PASSWORD": unquote(url.password or ""),
+            "POSTGRES_SCHEMA": self.pg_schema,
+            "POSTGRES_ENABLE_DB_FUNCTIONS": "n",
+            "POSTGRES_POOL_SIZE": "4",
+            "POSTGRES_MAX_OVERFLOW": "4",
+            "POSTGRES_CONNECT_TIMEOUT": "10",
+            "POSTGRES_PRE_PING": "y",
+            "POSTGRES_LOCK_TIMEOUT": "30",
+            "POSTGRES_IDLE_IN_TRANSACTION_SESSION_TIMEOUT": "60",
+            "PROCESS_RECORDER_TOPIC": "adapters.postgres_store:CashbackPostgresRecorder",
+        }
+
+    @property
+    def overview_path(self) -> Path:
+        return self.data_dir / "overview.sqlite"

@@ -1,0 +1,62 @@
+"""Normalisation rules for serial numbers and device types.
+
+Installers type serials by hand, copy them from PDFs (non-breaking spaces)
+or from Excel (numbers), so two spellings of the same device must compare
+equal: blanks, dashes, dots-as-separators and case do not matter for serials.
+Device types keep their dots and dashes (``SB3.0-1AV-41``) but lose blanks.
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+
+_BLANKS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
+_SERIAL_SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff\-\u2010\u2011\u2012\u2013\u2014_/.]+")
+_DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212]")
+_SERIAL_OK = re.compile(r"^[A-Z0-9]{4,40}$")
+
+
+class InvalidSerial(ValueError):
+    """The text cannot be a serial number (empty, too short, bad characters)."""
+
+
+def normalise_serial(raw: object) -> str:
+    """Return the canonical form of a serial number or raise InvalidSerial.
+
+    Numbers (Excel cells) are accepted when they are whole: ``3001234567.0``
+    becomes ``3001234567``.
+    """
+    if isinstance(raw, bool) or raw is None:
+        raise InvalidSerial("serial is empty")
+    if isinstance(raw, float):
+        if not raw.is_integer():
+            raise InvalidSerial(f"serial {raw!r} is not a whole number")
+        raw = int(raw)
+    text = unicodedata.normalize("NFKC", str(raw))
+    serial = _SERIAL_SEPARATORS.sub("", text).upper()
+    if not serial:
+        raise InvalidSerial("serial is empty")
+    if not _SERIAL_OK.match(serial):
+        raise InvalidSerial(
+            f"serial {str(raw).strip()!r} must be 4 to 40 letters or digits"
+        )
+    return serial
+
+
+def normalise_device_type(raw: object) -> str:
+    """Canonical device type: upper case, no blanks, unicode dashes as '-'."""
+    if raw is None:
+        return ""
+    text = unicodedata.normalize("NFKC", str(raw))
+    text = _DASHES.sub("-", text)
+    return _BLANKS.sub("", text).upper()
+
+
+def normalise_customer_no(raw: object) -> str:
+    """Customer numbers: digits/letters only, no blanks; Excel numbers accepted."""
+    if isinstance(raw, float) and raw.is_integer():
+        raw = int(raw)
+    if raw is None:
+        return ""
+    return _BLANKS.sub("", unicodedata.normalize("NFKC", str(raw))).upper()

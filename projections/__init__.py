@@ -1,0 +1,1 @@
+"""Read models built from the notification log, each with its own tracking position."""

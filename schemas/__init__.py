@@ -1,0 +1,1 @@
+"""Versioned messages that cross the boundary, and their committed JSON Schemas."""

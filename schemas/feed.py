@@ -1,0 +1,27 @@
+"""The monitoring portal's feed record (topic portal.device-registrations.v1)."""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Annotated, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+
+FEED_TOPIC = "portal.device-registrations.v1"
+MAX_RECORD_BYTES = 64 * 1024
+
+Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+
+
+class FeedRecordV1(BaseModel):
+    """One device of one plant, as published by the monitoring portal once a day."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True, title="FeedRecordV1")
+
+    schema_version: Literal[1] = Field(description="Version of this message shape.")
+    serial: Text = Field(description="Device serial number as typed in the portal.")
+    device_type: Text = Field(description="Device type, e.g. 'SB3.0-1AV-41'.")
+    customer_no: Text = Field(description="Installer customer number from the user profile.")
+    installed_on: date = Field(description="Commissioning date of the device (ISO date).")
+    plant_id: Text = Field(description="Monitoring portal plant identifier.")
+    reported_at: datetime | None = Field(default=None, description="When the portal published it.")

@@ -1,0 +1,97 @@
+"""Generate the realistic example inputs in examples/ (deterministic: same seed, same files).
+
+    python scripts/make_examples.py [--devices 30000] [--feed 20000]
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import json
+import random
+from datetime import date, timedelta
+from pathlib import Path
+
+TYPES = ["SB3.0-1AV-41", "SB5.0-1AV-41", "STP10.0-3AV-40", "SBS3.7-10", "HM-20", "EVC22-3AC-10", "SI4.4M-13"]
+EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
+FIRST_NAMES = ["Solaire", "Soleil", "Photon", "Énergie", "Lumière", "Helio", "Toit", "Volt"]
+CITIES = ["Lyon", "Nantes", "Lille", "Bordeaux", "Toulouse", "Rennes", "Dijon", "Nice", "Tours", "Metz"]
+
+
+def serial_for(rng: random.Random) -> str:
+    return str(rng.randint(3000000000, 3999999999))
+
+
+def make(devices: int, feed: int, seed: int = 2026) -> None:
+    rng = random.Random(seed)
+    companies = []
+    for i in range(60):
+        customer_no = f"{100000 + i * 37}"
+        name = f"{rng.choice(FIRST_NAMES)} {rng.choice(CITIES)} SARL {i}"
+        companies.append((customer_no, name, f"contact{i}@installateur{i}.example", date(2026, 2, 1) + timedelta(days=i)))
+    with (EXAMPLES / "companies.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["customer_no", "name", "contact_email", "enrolled_on"])
+        for c in companies[:50]:  # the last ten are not enrolled: their feed records are parked
+            writer.writerow([c[0], c[1], c[2], c[3].isoformat()])
+
+    catalog = []
+    seen: set[str] = set()
+    while len(catalog) < devices:
+        serial = serial_for(rng)
+        if serial in seen:
+            continue
+        seen.add(serial)
+        produced = date(2024, 6, 1) + timedelta(days=rng.randint(0, 600))
+        country = "FR" if rng.random() > 0.04 else rng.choice(["DE", "ES", "IT", "BE"])
+        catalog.append((serial, rng.choice(TYPES), produced, country))
+    with (EXAMPLES / "catalog.csv").open("w", newline="", encoding="utf-8") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["serial", "device_type", "production_date", "country_of_sale"])
+        for row in catalog:
+            writer.writerow([row[0], row[1], row[2].isoformat(), row[3]])
+
+    lines: list[str] = []
+    for n in range(feed):
+        serial, dtype, produced, _ = catalog[n % len(catalog)]
+        company = rng.choice(companies)
+        installed = max(produced, date(2026, 3, 1)) + timedelta(days=rng.randint(0, 200))
+        installed = min(installed, date(2026, 11, 30))
+        record = {
+            "schema_version": 1, "serial": serial, "device_type": dtype, "customer_no": company[0],
+            "installed_on": installed.isoformat(), "plant_id": f"PLANT-{rng.randint(1, 999999):06d}",
+            "reported_at": "2026-12-01T02:00:00+00:00",
+        }
+        roll = rng.random()
+        if roll < 0.01:
+            record["serial"] = serial[:-1] + str((int(serial[-1]) + 1) % 10) + "9"  # typo: unknown serial
+        elif roll < 0.02:
+            record["device_type"] = rng.choice([t for t in TYPES if t != dtype])  # serial and type do not match
+        elif roll < 0.03:
+            record["installed_on"] = "2025-12-15"  # outside the validity period
+        elif roll < 0.04:
+            record["serial"] = f"{serial[:3]} {serial[3:6]}-{serial[6:]}"  # blanks and dashes
+            record["device_type"] = dtype.replace(".", ". ", 1).lower()
+        if rng.random() < 0.008:
+            lines.append(rng.choice(['{"schema_version": 1, "serial": ', "not json at all",
+                                     json.dumps({**record, "schema_version": 7}),
+                                     json.dumps({k: v for k, v in record.items() if k != "customer_no"})]))
+            continue
+        lines.append(json.dumps(record, ensure_ascii=False))
+        if rng.random() < 0.01:  # the portal republishes the same device the next day
+            lines.append(json.dumps(record, ensure_ascii=False))
+        if rng.random() < 0.005:  # another company claims the same serial
+            lines.append(json.dumps({**record, "customer_no": rng.choice(companies[:50])[0]}))
+    (EXAMPLES / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--devices", type=int, default=30000)
+    parser.add_argument("--feed", type=int, default=20000)
+    args = parser.parse_args()
+    make(args.devices, args.feed)
+
+
+if __name__ == "__main__":
+    main()

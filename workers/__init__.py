@@ -1,0 +1,1 @@
+"""Long-running processes, each restartable at any moment without loss or double effect."""
