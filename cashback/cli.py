@@ -33,6 +33,8 @@ app.add_typer(payouts_app, name="payouts")
 app.add_typer(worker_app, name="worker")
 app.add_typer(schemas_app, name="schemas")
 app.add_typer(inspect_app, name="inspect")
+feed_app = typer.Typer(help="The portal feed on Kafka.", no_args_is_help=True)
+app.add_typer(feed_app, name="feed")
 
 
 class State:
@@ -352,6 +354,75 @@ def worker_projector() -> None:
 
     with engine() as eng:
         eng.projector().follow(stop_on_signals())
+
+
+@worker_app.command("feed")
+def worker_feed(
+    group: Annotated[Optional[str], typer.Option(help="Consumer group (default from settings).")] = None,
+    batch_size: Annotated[Optional[int], typer.Option(help="Records per transaction.")] = None,
+) -> None:
+    """Consume the portal topic; events and offsets of every partition in one transaction."""
+    from adapters.kafka_clients import ensure_topics, feed_consumer, reliable_producer
+    from workers.feed import FeedWorker
+    from workers.signals import stop_on_signals
+
+    stop = stop_on_signals()
+    s = _settings()
+    size = batch_size or s.batch_size
+    with engine() as eng:
+        ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
+        worker = FeedWorker(
+            eng.app, feed_consumer(s.kafka_bootstrap, group or s.feed_group, size), s.feed_topic,
+            dead_letter_producer=reliable_producer(s.kafka_bootstrap, "cashback-feed-dlq"),
+            dead_letter_topic=s.feed_dead_letter_topic, batch_size=size,
+        )
+        stats = worker.run(stop)
+    typer.echo(f"feed worker stopped: {stats.records} records in {stats.batches} batches; "
+               f"registered {stats.registered}, duplicates {stats.duplicates}, parked {stats.parked}, "
+               f"dead-lettered {stats.dead_lettered}")
+
+
+@feed_app.command("status")
+def feed_status() -> None:
+    """Per partition: offset stored in the database, end offset in Kafka, lag."""
+    from adapters.kafka_clients import feed_consumer
+    from workers.feed import feed_lag
+
+    s = _settings()
+    with engine() as eng:
+        consumer = feed_consumer(s.kafka_bootstrap, s.feed_group + "-status", 1, client_id="cashback-feed-status")
+        try:
+            rows = feed_lag(eng.app, consumer, s.feed_topic)
+        finally:
+            consumer.close(autocommit=False)
+    typer.echo(f"topic {s.feed_topic}")
+    typer.echo(f"{'partition':>9} {'stored':>10} {'end':>10} {'lag':>8}")
+    for partition, stored, end, lag in rows:
+        typer.echo(f"{partition:>9} {stored:>10} {end:>10} {lag:>8}")
+    typer.echo(f"total lag: {sum(r[3] for r in rows)}")
+
+
+@feed_app.command("produce")
+def feed_produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines of feed records.")]) -> None:
+    """Publish a JSON Lines file to the portal topic (key = serial), as the portal would."""
+    from adapters.kafka_clients import ensure_topics, reliable_producer
+
+    s = _settings()
+    ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4})
+    producer = reliable_producer(s.kafka_bootstrap, "cashback-feed-producer")
+    n = 0
+    for line in file.read_bytes().splitlines():
+        if not line.strip():
+            continue
+        try:
+            key = str(json.loads(line).get("serial", "")).encode()
+        except (ValueError, AttributeError):
+            key = None
+        producer.send(s.feed_topic, key=key, value=line)
+        n += 1
+    producer.flush()
+    producer.close()
+    typer.echo(f"produced {n} records to {s.feed_topic}")
 
 
 # --- schemas ------------------------------------------------------------------------------------

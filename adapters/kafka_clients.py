@@ -1,0 +1,55 @@
+"""kafka-python clients configured the way the workers need them."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
+from kafka.admin import NewTopic
+from kafka.errors import TopicAlreadyExistsError
+
+
+def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str = "cashback-feed") -> KafkaConsumer:
+    """Offsets live in the database; Kafka's committed offsets are informational only."""
+    return KafkaConsumer(
+        bootstrap_servers=bootstrap,
+        group_id=group,
+        client_id=client_id,
+        enable_auto_commit=False,
+        auto_offset_reset="earliest",
+        max_poll_records=max_records,
+        max_poll_interval_ms=300_000,
+        session_timeout_ms=10_000,
+        heartbeat_interval_ms=3_000,
+        fetch_max_bytes=52_428_800,
+        max_partition_fetch_bytes=4_194_304,
+    )
+
+
+def reliable_producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProducer:
+    """acks=all and idempotence: a retried send is not written twice by the broker."""
+    return KafkaProducer(
+        bootstrap_servers=bootstrap,
+        client_id=client_id,
+        acks="all",
+        enable_idempotence=True,
+        retries=2_147_483_647,
+        max_in_flight_requests_per_connection=5,
+        linger_ms=5,
+        **extra,
+    )
+
+
+def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
+    """Create topics (name -> partitions) that do not exist yet."""
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cashback-admin")
+    try:
+        existing = set(admin.list_topics())
+        missing = [NewTopic(name, partitions, 1) for name, partitions in topics.items() if name not in existing]
+        if missing:
+            try:
+                admin.create_topics(missing)
+            except TopicAlreadyExistsError:
+                pass
+    finally:
+        admin.close()

@@ -1,0 +1,221 @@
+"""Feed worker: Kafka portal topic -> decisions -> events + every partition's offset, one transaction.
+
+The database is the truth for offsets: on every partition assignment the
+consumer seeks to the stored offset + 1. A batch that produces no event
+(duplicates, parked records) still advances the stored offsets. Malformed
+records go to the dead-letter table (same transaction) and topic (sent and
+flushed before the transaction, so at worst twice, never lost).
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import InterfaceError as ESInterfaceError
+from eventsourcing.persistence import OperationalError as ESOperationalError
+from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
+from kafka.structs import OffsetAndMetadata
+from psycopg import OperationalError as PGOperationalError
+from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
+
+from adapters.feed_records import BadRecord, parse_feed_record
+from adapters.side_rows import DeadLetterRow
+from cashback.app import CashbackApp, Intake
+from domain.provenance import Channel, Provenance
+
+log = structlog.get_logger(__name__)
+
+TRANSIENT = (PGOperationalError, ESOperationalError, ESInterfaceError, OSError)
+
+
+def tracking_name(topic: str, partition: int) -> str:
+    return f"kafka:{topic}:{partition}"
+
+
+@dataclass
+class FeedStats:
+    batches: int = 0
+    records: int = 0
+    registered: int = 0
+    duplicates: int = 0
+    parked: int = 0
+    dead_lettered: int = 0
+    stale_batches: int = 0
+    by_kind: dict[str, int] = field(default_factory=dict)
+
+
+class _SeekToStored(ConsumerRebalanceListener):
+    def __init__(self, worker: FeedWorker) -> None:
+        self.worker = worker
+
+    def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        log.info("feed_partitions_revoked", partitions=[p.partition for p in revoked])
+
+    def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
+        self.worker.seek_to_stored(assigned)
+
+
+class FeedWorker:
+    def __init__(
+        self,
+        app: CashbackApp,
+        consumer: KafkaConsumer,
+        topic: str,
+        *,
+        dead_letter_producer: Any | None = None,
+        dead_letter_topic: str | None = None,
+        batch_size: int = 1000,
+        poll_timeout_ms: int = 500,
+        retry_for_seconds: float = 240.0,
+        on_batch: Callable[[FeedStats], None] | None = None,
+    ) -> None:
+        self.app = app
+        self.consumer = consumer
+        self.topic = topic
+        self.dlq = dead_letter_producer
+        self.dlq_topic = dead_letter_topic
+        self.batch_size = batch_size
+        self.poll_timeout_ms = poll_timeout_ms
+        self.retry_for_seconds = retry_for_seconds
+        self.on_batch = on_batch
+        self.stats = FeedStats()
+
+    # --- offsets ----------------------------------------------------------------------
+
+    def stored_offsets(self) -> dict[int, int]:
+        """partition -> last offset whose effects are in the database."""
+        prefix = tracking_name(self.topic, 0)[:-1]
+        return {int(name.rsplit(":", 1)[1]): pos for name, pos in self.app.recorder.trackings(prefix).items()}  # type: ignore[attr-defined]
+
+    def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
+        stored = self._with_retry(self.stored_offsets)
+        for tp in partitions:
+            if tp.partition in stored:
+                self.consumer.seek(tp, stored[tp.partition] + 1)
+            else:
+                self.consumer.seek_to_beginning(tp)
+        log.info("feed_partitions_assigned", topic=self.topic,
+                 positions={tp.partition: stored.get(tp.partition, -1) + 1 for tp in partitions})
+
+    # --- loop -------------------------------------------------------------------------------
+
+    def run(self, stop: threading.Event) -> FeedStats:
+        self.consumer.subscribe([self.topic], listener=_SeekToStored(self))
+        log.info("feed_worker_started", topic=self.topic, batch_size=self.batch_size)
+        try:
+            while not stop.is_set():
+                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
+                if polled:
+                    self.process(polled)
+        finally:
+            self.consumer.close(autocommit=False)
+            log.info("feed_worker_stopped", **self.stats.__dict__)
+        return self.stats
+
+    def process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        stored = self._with_retry(self.stored_offsets)
+        fresh = {tp: [r for r in records if r.offset > stored.get(tp.partition, -1)] for tp, records in polled.items()}
+        fresh = {tp: records for tp, records in fresh.items() if records}
+        if not fresh:
+            return
+        intakes, dead = self._read(fresh)
+        trackings = [Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset) for tp, records in fresh.items()]
+        self._send_dead_letters(dead)
+        try:
+            result = self._with_retry(lambda: self.app.register_batch(intakes, trackings=trackings, dead_letters=dead))
+        except IntegrityError as error:
+            # Another worker stored these offsets first (after a rebalance): ours are stale.
+            self.stats.stale_batches += 1
+            log.warning("feed_stale_batch", error=str(error))
+            self.seek_to_stored(list(fresh))
+            return
+        self._account(result.outcomes, len(dead), sum(len(r) for r in fresh.values()))
+        self._commit_informational(fresh)
+        for tp, records in fresh.items():
+            log.info("feed_batch_committed", topic=tp.topic, partition=tp.partition,
+                     first_offset=records[0].offset, last_offset=records[-1].offset)
+        if self.on_batch:
+            self.on_batch(self.stats)
+
+    def _read(self, fresh: Mapping[TopicPartition, Sequence[Any]]) -> tuple[list[Intake], list[DeadLetterRow]]:
+        intakes: list[Intake] = []
+        dead: list[DeadLetterRow] = []
+        now = self.app.now()
+        for tp, records in fresh.items():
+            for record in records:
+                ref = f"kafka:{tp.topic}/{tp.partition}/{record.offset}"
+                parsed = parse_feed_record(record.value)
+                if isinstance(parsed, BadRecord):
+                    dead.append(DeadLetterRow(f"kafka:{tp.topic}", f"{tp.partition}/{record.offset}",
+                                              parsed.reason, record.value or b"", now))
+                    log.warning("feed_dead_letter", topic=tp.topic, partition=tp.partition,
+                                offset=record.offset, reason=parsed.reason)
+                    continue
+                by = Provenance(actor=f"portal:{parsed.customer_no}", channel=Channel.FEED, source=ref)
+                intakes.append(Intake(parsed, by, park_unknown_company=True,
+                                      payload=(record.value or b"").decode("utf-8", "replace")))
+        return intakes, dead
+
+    def _send_dead_letters(self, dead: Sequence[DeadLetterRow]) -> None:
+        if not dead or self.dlq is None or not self.dlq_topic:
+            return
+        for row in dead:
+            partition, offset = row.position.split("/")
+            self.dlq.send(self.dlq_topic, value=row.payload, headers=[
+                ("reason", row.reason.encode()), ("source_topic", self.topic.encode()),
+                ("source_partition", partition.encode()), ("source_offset", offset.encode())])
+        self.dlq.flush(timeout=30)
+
+    def _account(self, outcomes: Sequence[Any], dead: int, records: int) -> None:
+        s = self.stats
+        s.batches += 1
+        s.records += records
+        s.dead_lettered += dead
+        for outcome in outcomes:
+            s.by_kind[outcome.kind] = s.by_kind.get(outcome.kind, 0) + 1
+        s.registered = s.by_kind.get("registered", 0)
+        s.duplicates = s.by_kind.get("duplicate", 0) + s.by_kind.get("claim_refused", 0)
+        s.parked = s.by_kind.get("parked", 0)
+
+    def _commit_informational(self, fresh: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        try:
+            self.consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in fresh.items()})
+        except Exception as error:  # noqa: BLE001 - informational only; the database holds the truth
+            log.info("feed_kafka_commit_skipped", error=str(error))
+
+    def _with_retry(self, fn: Callable[[], Any]) -> Any:
+        for attempt in Retrying(
+            retry=retry_if_exception_type(TRANSIENT),
+            wait=wait_exponential(multiplier=0.2, max=5),
+            stop=stop_after_delay(self.retry_for_seconds),
+            reraise=True,
+            before_sleep=lambda rs: log.warning("feed_database_retry", attempt=rs.attempt_number,
+                                                error=str(rs.outcome.exception()) if rs.outcome else ""),
+        ):
+            with attempt:
+                return fn()
+        return None  # pragma: no cover
+
+
+def feed_lag(app: CashbackApp, consumer: KafkaConsumer, topic: str) -> list[tuple[int, int, int, int]]:
+    """(partition, stored offset, end offset, lag) for every partition of the topic."""
+    partitions = consumer.partitions_for_topic(topic) or set()
+    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    ends = consumer.end_offsets(tps) if tps else {}
+    stored = {int(n.rsplit(":", 1)[1]): pos for n, pos in app.recorder.trackings(f"kafka:{topic}:").items()}  # type: ignore[attr-defined]
+    rows = []
+    for tp in tps:
+        done = stored.get(tp.partition, -1)
+        end = int(ends.get(tp, 0))
+        rows.append((tp.partition, done, end, max(0, end - (done + 1))))
+    return rows
+
+
+def wait(seconds: float) -> None:
+    time.sleep(seconds)
