@@ -15,7 +15,7 @@
 #   CASHBACK_PG_PORT (55432), CASHBACK_KAFKA_PORT (59092),
 #   CASHBACK_KAFKA_CONTROLLER_PORT (CASHBACK_KAFKA_PORT+1),
 #   CASHBACK_SERVICES_DIR (<repo>/.services), CASHBACK_SERVICES_TIMEOUT (120 seconds),
-#   CASHBACK_KAFKA_HEAP (512m)
+#   CASHBACK_KAFKA_HEAP (512m), CASHBACK_PYTHON (a python with kafka-python for the check)
 #
 # Runs as root (PostgreSQL itself runs as the `postgres` OS user) or as an ordinary user
 # that can run PostgreSQL directly.
@@ -426,11 +426,25 @@ tcp_open() {  # host port
     (exec 3<>"/dev/tcp/$1/$2") >/dev/null 2>&1
 }
 
+# The Python that runs the readiness check: the first of $CASHBACK_PYTHON, the project's
+# .venv and python3 that has kafka-python; without one, an open port has to do.
+CHECK_PYTHON=""
+pick_check_python() {
+    [ -z "$CHECK_PYTHON" ] || return 0
+    local py
+    CHECK_PYTHON="python3"
+    for py in "${CASHBACK_PYTHON:-}" "$ROOT/.venv/bin/python" python3; do
+        [ -n "$py" ] || continue
+        if "$py" -c 'import kafka' >/dev/null 2>&1; then CHECK_PYTHON="$py"; break; fi
+    done
+}
+
 kafka_answers() {
     local err=/dev/null
     [ -d "$KAFKA_HOME" ] && err="$KAFKA_HOME/check.err"
     tcp_open 127.0.0.1 "$KAFKA_PORT" || { echo "port $KAFKA_PORT closed" >"$err"; return 1; }
-    python3 - "$KAFKA_BOOTSTRAP" <<'EOF' >/dev/null 2>"$err"
+    pick_check_python
+    "$CHECK_PYTHON" - "$KAFKA_BOOTSTRAP" <<'EOF' >/dev/null 2>"$err"
 import sys
 try:
     from kafka import KafkaAdminClient
