@@ -21,7 +21,12 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
-        self.sql_create_statements.extend(SQL(s) for s in side_rows.CREATE_STATEMENTS)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(SQL(self.qualify(s)) for s in side_rows.CREATE_STATEMENTS)  # type: ignore[arg-type]
+
+    def qualify(self, statement: str) -> str:
+        """Side tables live in the event store's schema (POSTGRES_SCHEMA)."""
+        schema = self.datastore.schema
+        return statement.replace(" cashback_", f' "{schema}".cashback_') if schema else statement
 
     def _insert_events(
         self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
@@ -30,11 +35,11 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         for tracking in trackings:
             self._insert_tracking(curs, tracking)
         if rows := kwargs.get("companies"):
-            curs.executemany(side_rows.UPSERT_COMPANY, side_rows.company_params(rows))  # type: ignore[arg-type]
+            curs.executemany(self.qualify(side_rows.UPSERT_COMPANY), side_rows.company_params(rows))  # type: ignore[arg-type]
         if rows := kwargs.get("parked"):
-            curs.executemany(side_rows.INSERT_PARKED, side_rows.parked_params(rows))  # type: ignore[arg-type]
+            curs.executemany(self.qualify(side_rows.INSERT_PARKED), side_rows.parked_params(rows))  # type: ignore[arg-type]
         if rows := kwargs.get("dead_letters"):
-            curs.executemany(side_rows.INSERT_DEAD_LETTER, side_rows.dead_letter_params(rows))  # type: ignore[arg-type]
+            curs.executemany(self.qualify(side_rows.INSERT_DEAD_LETTER), side_rows.dead_letter_params(rows))  # type: ignore[arg-type]
         super()._insert_events(curs, stored_events, **kwargs)
 
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
@@ -50,13 +55,14 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
 
     def fetch_all(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, params)  # type: ignore[arg-type]
+            curs.execute(self.qualify(" " + statement), params)  # type: ignore[arg-type]
             return [tuple(row.values()) for row in curs.fetchall()]
 
     def trackings(self, prefix: str) -> dict[str, int]:
         statement = SQL(
-            "SELECT application_name, notification_id FROM {0}.{1} WHERE application_name LIKE %s"
+            # starts_with, not LIKE: '_' and '%' may be in a topic's name.
+            "SELECT application_name, notification_id FROM {0}.{1} WHERE starts_with(application_name, %s)"
         ).format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
-            curs.execute(statement, (prefix + "%",))
+            curs.execute(statement, (prefix,))
             return {row["application_name"]: int(row["notification_id"]) for row in curs.fetchall()}

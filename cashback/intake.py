@@ -74,7 +74,7 @@ def ingest_feed_file(
         parsed = parse_feed_record(raw)
         if isinstance(parsed, BadRecord):
             dead.append(DeadLetterRow(source, str(number), parsed.reason, raw, app.now()))
-            log.warning("feed_dead_letter", source=source, line=number, reason=parsed.reason)
+            log.info("feed_dead_letter", source=source, line=number, reason=parsed.reason)
         else:
             by = Provenance(actor=f"portal:{parsed.customer_no}", channel=Channel.FEED, source=f"{source}:line {number}")
             intakes.append(Intake(parsed, by, park_unknown_company=True, payload=raw.decode("utf-8", "replace")))

@@ -1,0 +1,165 @@
+"""The portal feed on the real Kafka broker and PostgreSQL: exactly once, by doing it."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import time
+from collections import Counter
+
+import pytest
+from kafka import KafkaConsumer
+
+from tests.integration.conftest import COMPANIES, ROOT, World
+
+pytestmark = pytest.mark.integration
+
+
+def _feed(world: World, n: int, start: int = 0) -> list[dict]:
+    return [world.record(world.serials[start + i], COMPANIES[i % len(COMPANIES)]) for i in range(n)]
+
+
+def _stored_total(world: World) -> int:
+    rows = world.sql("SELECT notification_id FROM cashback_tracking WHERE application_name LIKE %s",
+                     (f"kafka:{world.topic}:%",))
+    return sum(r[0] + 1 for r in rows)
+
+
+def _caught_up(world: World, produced: int) -> bool:
+    return _stored_total(world) >= produced
+
+
+def test_a_record_from_a_plain_kafka_client_shows_in_the_overview(world: World) -> None:
+    serial = world.serials[0]
+    record = {**world.record(serial, COMPANIES[0]), "serial": f" {serial[:4]}-{serial[4:]} ", "device_type": "sb5.0-1av-41"}
+    world.produce([record], keys=[serial])
+    world.start_worker("worker", "feed", "--batch-size", "100")
+    world.wait_for(lambda: _caught_up(world, 1), what="the record to be consumed")
+    rows = json.loads(world.cli("status", "--company", COMPANIES[0], "--format", "json").stdout)["rows"]
+    assert [(r["serial"], r["device_type"], r["status"], r["amount_cents"]) for r in rows] == [
+        (serial, "SB5.0-1AV-41", "PAYMENT_PENDING", 7500)
+    ]
+    assert rows[0]["label"] == "Enregistrement réussi, paiement en attente"
+
+
+def test_records_delivered_twice_register_once(world: World) -> None:
+    records = _feed(world, 400)
+    world.produce(records)
+    worker = world.start_worker("worker", "feed", "--batch-size", "150")
+    world.wait_for(lambda: _caught_up(world, 400), what="first delivery")
+    world.produce(records)  # the portal publishes the same devices again
+    world.wait_for(lambda: _caught_up(world, 800), what="second delivery")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    # A consumer seeking back: forget the stored offsets, so every record is delivered again.
+    world.sql("DELETE FROM cashback_tracking WHERE application_name LIKE %s", (f"kafka:{world.topic}:%",))
+    world.start_worker("worker", "feed", "--batch-size", "150")
+    world.wait_for(lambda: _caught_up(world, 800), what="redelivery after seeking back")
+    serials = world.registered_serials()
+    assert len(serials) == 400
+    assert Counter(serials).most_common(1)[0][1] == 1
+
+
+def test_kill_9_in_the_middle_of_a_large_batch_loses_and_doubles_nothing(world: World) -> None:
+    n = 12000
+    world.produce(_feed(world, n))
+    worker = world.start_worker("worker", "feed", "--batch-size", "2000")
+    world.wait_for(lambda: 0 < _stored_total(world) < n, timeout=120, what="some progress")
+    worker.send_signal(signal.SIGKILL)
+    worker.wait(timeout=10)
+    progress_at_kill = _stored_total(world)
+    assert progress_at_kill < n, "the worker finished before it could be killed"
+    world.start_worker("worker", "feed", "--batch-size", "2000")
+    world.wait_for(lambda: _caught_up(world, n), timeout=180, what="the restarted worker to finish")
+    serials = world.registered_serials()
+    assert len(serials) == n
+    assert set(serials) == {world.serials[i] for i in range(n)}
+
+
+def test_postgres_stopped_and_restarted_while_the_worker_runs(world: World) -> None:
+    n = 8000
+    world.produce(_feed(world, n))
+    world.start_worker("worker", "feed", "--batch-size", "300")
+    world.wait_for(lambda: _stored_total(world) > 0, what="some progress")
+    services = str(ROOT / "scripts" / "services.sh")
+    subprocess.run([services, "pg-stop"], check=True, timeout=120)
+    try:
+        time.sleep(4)  # longer than the library's own retries: the worker must back off and wait
+    finally:
+        subprocess.run([services, "pg-start"], check=True, timeout=120)
+    progress_after_restart = _stored_total(world)
+    assert progress_after_restart < n, "the worker finished before the restart"
+    world.wait_for(lambda: _caught_up(world, n), timeout=180, what="the worker to resume after the restart")
+    serials = world.registered_serials()
+    assert len(serials) == n and len(set(serials)) == n
+    assert all(p.poll() is None for p in world.processes), "the worker died instead of waiting for the database"
+
+
+def test_two_workers_in_one_group_one_stops_the_other_takes_over(world: World) -> None:
+    n = 6000
+    first = world.start_worker("worker", "feed", "--batch-size", "300")
+    second = world.start_worker("worker", "feed", "--batch-size", "300")
+    time.sleep(5)  # both join the group and share the four partitions
+    world.produce(_feed(world, n // 2))
+    world.wait_for(lambda: _stored_total(world) >= n // 4, what="both workers consuming")
+    first.send_signal(signal.SIGTERM)
+    assert first.wait(timeout=60) == 0
+    world.produce(_feed(world, n // 2, start=n // 2))
+    world.wait_for(lambda: _caught_up(world, n), timeout=180, what="the remaining worker to take over")
+    assert second.poll() is None
+    serials = world.registered_serials()
+    assert len(serials) == n and len(set(serials)) == n
+
+
+def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World) -> None:
+    good = _feed(world, 300)
+    poison: list[bytes | dict] = [
+        b"not json",
+        b'{"schema_version": 1, "serial": ',
+        json.dumps({**good[0], "schema_version": 9}).encode(),
+        json.dumps({k: v for k, v in good[1].items() if k != "customer_no"}).encode(),
+        json.dumps({**good[2], "installed_on": "31/02/2026"}).encode(),
+        b"[1, 2, 3]",
+        b"x" * 70_000,
+    ]
+    mixed: list[bytes | dict] = []
+    for i, record in enumerate(good):
+        mixed.append(record)
+        if i % 40 == 0 and poison:
+            mixed.append(poison.pop())
+    mixed.extend(poison)
+    world.produce(mixed, keys=[f"k{i}" for i in range(len(mixed))])
+    world.start_worker("worker", "feed", "--batch-size", "100")
+    world.wait_for(lambda: _caught_up(world, len(mixed)), what="all records, good and bad")
+    assert sorted(world.registered_serials()) == sorted(r["serial"] for r in good)
+    reasons = [r[0] for r in world.sql("SELECT reason FROM cashback_dead_letters")]
+    assert len(reasons) == 7
+    joined = " | ".join(reasons)
+    for expected in ("bad JSON", "unknown schema_version 9", "customer_no", "installed_on", "expected a JSON object",
+                     "oversize"):
+        assert expected in joined
+    consumer = KafkaConsumer(world.topic + ".dlq", bootstrap_servers=world.bootstrap, auto_offset_reset="earliest",
+                             consumer_timeout_ms=5000)
+    dlq = list(consumer)
+    consumer.close()
+    assert len(dlq) >= 7
+    assert all(dict(m.headers).get("reason") for m in dlq)
+
+
+def test_unknown_customer_numbers_are_parked_not_registered(world: World) -> None:
+    records = [world.record(world.serials[i], "999999") for i in range(20)]
+    world.produce(records)
+    world.start_worker("worker", "feed", "--batch-size", "100")
+    world.wait_for(lambda: _caught_up(world, 20), what="parked records")
+    assert world.registered_serials() == []
+    assert world.sql("SELECT COUNT(*) FROM cashback_parked WHERE customer_no = '999999'")[0][0] == 20
+
+
+def test_feed_status_reports_lag_per_partition(world: World) -> None:
+    world.produce(_feed(world, 100))
+    out = world.cli("feed", "status").stdout
+    assert "total lag: 100" in out
+    world.start_worker("worker", "feed")
+    world.wait_for(lambda: _caught_up(world, 100), what="consumption")
+    assert "total lag: 0" in world.cli("feed", "status").stdout
