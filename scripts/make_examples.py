@@ -83,7 +83,7 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
         if rng.random() < 0.005:  # another company claims the same serial
             lines.append(json.dumps({**record, "customer_no": rng.choice(companies[:50])[0]}))
     (EXAMPLES / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    make_workbook(catalog[25000:25030], rng)
+    make_workbook(catalog[25000:25032], rng)
 
 
 def make_workbook(devices: list[tuple[str, str, date, str]], rng: random.Random) -> None:
@@ -96,7 +96,7 @@ def make_workbook(devices: list[tuple[str, str, date, str]], rng: random.Random)
     ws = wb.active
     ws.title = "Appareils"
     ws.append(["Numéro de série", "Type d'appareil", "Date d'installation", "Référence chantier"])
-    for i, (serial, dtype, produced, _) in enumerate(devices):
+    for i, (serial, dtype, produced, _) in enumerate(devices[:30]):
         installed = max(produced, date(2026, 3, 1)) + timedelta(days=rng.randint(0, 150))
         serial_cell: object = int(serial) if i % 3 == 0 else f" {serial[:4]} {serial[4:]} "
         date_cell: object = datetime(installed.year, installed.month, installed.day) if i % 2 else installed.strftime("%d/%m/%Y")
@@ -104,9 +104,9 @@ def make_workbook(devices: list[tuple[str, str, date, str]], rng: random.Random)
         if i == 10:
             ws.append([None, None, None, None])  # a blank row in the middle
     ws.append(["3999999999", "SB3.0-1AV-41", "12/05/2026", "faute de frappe"])  # unknown serial
-    ws.append([devices[0][0], devices[0][1], "31/02/2026", "date impossible"])
+    ws.append([devices[30][0], devices[30][1], "31/02/2026", "date impossible"])
     ws.append([devices[1][0], devices[1][1], "01/06/2026", "doublon"])
-    ws.append([devices[2][0], "HM-20" if devices[2][1] != "HM-20" else "SB3.0-1AV-41", "01/06/2026", "mauvais type"])
+    ws.append([devices[31][0], "HM-20" if devices[31][1] != "HM-20" else "SB3.0-1AV-41", "01/06/2026", "mauvais type"])
     wb.save(EXAMPLES / "workbook.xlsx")
 
 

@@ -1,0 +1,85 @@
+"""The main job on the embedded default, through the `cashback` command, as an operator runs it."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = "2026-12-01T09:00:00+01:00"
+
+
+@pytest.fixture
+def cb(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {"CASHBACK_STORE": "sqlite", "CASHBACK_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
+           "CASHBACK_CAMPAIGN_FILE": str(ROOT / "examples/campaign.toml"),
+           "CASHBACK_CATALOG_FILE": str(ROOT / "examples/catalog.csv")}
+
+    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "cashback.cli", "--now", NOW, *args], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=300)
+        if ok:
+            assert result.returncode == 0, result.stderr[-2000:]
+        return result
+
+    run("enrol", str(ROOT / "examples/companies.csv"))
+    return run
+
+
+def _counts(text: str) -> dict[str, int]:
+    return {k.strip(): int(v) for k, v in re.findall(r"^\s*([a-z -]+):\s+(\d+)", text, re.M)}
+
+
+def test_feed_file_counts_add_up_and_a_replay_changes_nothing(cb) -> None:  # type: ignore[no-untyped-def]
+    first = _counts(cb("ingest", "feed", str(ROOT / "examples/feed.jsonl")).stdout)
+    parts = ["registered", "duplicates", "claims refused", "parked", "dead-lettered"]
+    assert sum(first[p] for p in parts) == first["lines read"] == 20314
+    assert first["registered"] > 15000 and first["dead-lettered"] > 100 and first["parked"] > 1000
+    before = cb("stats").stdout
+    second = _counts(cb("ingest", "feed", str(ROOT / "examples/feed.jsonl")).stdout)
+    assert second["registered"] == 0
+    assert second["duplicates"] == first["registered"] + first["duplicates"]
+    assert cb("stats").stdout == before
+
+
+def test_workbook_rows_get_verdicts_and_a_reupload_changes_nothing(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    out = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "100000",
+             "--verdicts", str(tmp_path / "v.csv")).stdout
+    assert re.search(r"row\s+33\s+3999999999\s+REJECTED\s+UNKNOWN_SERIAL", out)
+    assert re.search(r"row\s+34 .*ERROR .*Date d'installation: '31/02/2026'", out)
+    assert re.search(r"row\s+35 .*ERROR .*duplicate of row 3", out)
+    assert re.search(r"row\s+36 .*REJECTED\s+TYPE_MISMATCH", out)
+    assert "row    13 " not in out  # the blank row is skipped, the numbering is the sheet's
+    assert "PAYMENT_PENDING" in out and "DOCS_REQUIRED" in out
+    status_before = cb("status", "--company", "100000", "--limit", "100", "--format", "json").stdout
+    again = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "100000").stdout
+    assert "déjà enregistré" in again
+    assert cb("status", "--company", "100000", "--limit", "100", "--format", "json").stdout == status_before
+    assert "3999999999" in (tmp_path / "v.csv").read_text(encoding="utf-8-sig")
+
+
+def test_a_bad_file_gets_a_clear_error(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    fake = tmp_path / "fake.xlsx"
+    fake.write_text("serial;type\n123;abc\n")
+    result = cb("ingest", "excel", str(fake), "--company", "100000", ok=False)
+    assert result.returncode == 2 and "not an Excel .xlsx workbook" in result.stderr
+    result = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "424242", ok=False)
+    assert "not enrolled" in result.stderr
+
+
+def test_payment_run_pays_each_device_once(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cb("ingest", "feed", str(ROOT / "examples/feed.jsonl"))
+    payouts = tmp_path / "payouts.jsonl"
+    first = cb("payment-run", "--out", str(payouts)).stdout
+    devices = int(re.search(r"devices: (\d+)", first).group(1))  # type: ignore[union-attr]
+    assert devices > 10000
+    assert "payouts issued: 0" in cb("payment-run").stdout
+    assert "applied: 50" in cb("payouts", "confirm", str(payouts)).stdout
+    assert "repeat: 50" in cb("payouts", "confirm", str(payouts)).stdout
+    stats = cb("stats").stdout
+    assert re.search(rf"PAID\s+{devices}\b", stats)
+    assert "PAYMENT_PENDING" not in stats
