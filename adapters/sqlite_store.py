@@ -68,8 +68,10 @@ class CashbackSQLiteRecorder(SQLiteProcessRecorder):
             return [tuple(row) for row in c.fetchall()]
 
     def trackings(self, prefix: str) -> dict[str, int]:
+        # Not LIKE: it is case-insensitive in SQLite and '_' and '%' may be in a topic's name.
         rows = self.fetch_all(
-            "SELECT application_name, notification_id FROM tracking WHERE application_name LIKE %s",
-            (prefix + "%",),
+            "SELECT application_name, notification_id FROM tracking"
+            " WHERE substr(application_name, 1, length(%s)) = %s",
+            (prefix, prefix),
         )
         return {name: int(pos) for name, pos in rows}
