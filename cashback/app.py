@@ -26,7 +26,7 @@ from domain.enrolment import Enrolment
 from domain.errors import DomainError
 from domain.ids import company_id, registration_id
 from domain.payout import Payout, PayoutLine
-from domain.provenance import Channel, Provenance
+from domain.provenance import Provenance
 from domain.registration import DeviceRegistration
 from domain.statuses import Reason, Status
 from domain.terms import CampaignTerms, DocumentKind

@@ -5,19 +5,17 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from collections.abc import Iterator
-from contextlib import contextmanager
-from datetime import date, datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 
 from cashback import __version__
-from cashback.bootstrap import Engine, build
-from cashback.clock import Clock, FixedClock, SystemClock
+from cashback.cli_support import State, _settings, engine, fail, money
+from cashback.clock import FixedClock
+from cashback.commands import register_all
 from cashback.logging import configure
-from cashback.settings import Settings
 
 app = typer.Typer(help="Cashback status engine: registrations, documents, payouts, audit.",
                   no_args_is_help=True, pretty_exceptions_enable=False)
@@ -35,35 +33,6 @@ app.add_typer(schemas_app, name="schemas")
 app.add_typer(inspect_app, name="inspect")
 feed_app = typer.Typer(help="The portal feed on Kafka.", no_args_is_help=True)
 app.add_typer(feed_app, name="feed")
-
-
-class State:
-    clock: Clock = SystemClock()
-    settings: Settings | None = None
-
-
-def _settings() -> Settings:
-    if State.settings is None:
-        State.settings = Settings()
-    return State.settings
-
-
-@contextmanager
-def engine() -> Iterator[Engine]:
-    built = build(_settings(), clock=State.clock)
-    try:
-        yield built
-    finally:
-        built.close()
-
-
-def fail(message: str, code: int = 2) -> None:
-    typer.secho(f"error: {message}", fg="red", err=True)
-    raise typer.Exit(code)
-
-
-def money(cents: int) -> str:
-    return f"{cents / 100:,.2f}".replace(",", " ").replace(".", ",") + " €"
 
 
 def _version(value: bool) -> None:
@@ -85,7 +54,7 @@ def main_options(
         except ValueError:
             fail(f"--now {now!r} is not an ISO date or datetime")
         if moment.tzinfo is None:
-            moment = moment.replace(hour=moment.hour or 12, tzinfo=timezone.utc)
+            moment = moment.replace(hour=moment.hour or 12, tzinfo=UTC)
         State.clock = FixedClock(moment)
 
 
@@ -165,8 +134,8 @@ def ingest_excel(
     verdicts: Annotated[Optional[Path], typer.Option(help="Write the verdicts to this .xlsx or .csv file.")] = None,
 ) -> None:
     """Register a workbook: every row gets a verdict; good rows go through when others are bad."""
-    from cashback.excel_intake import ingest_workbook
     from adapters.excel import WorkbookError
+    from cashback.excel_intake import ingest_workbook
 
     with engine() as eng:
         try:
@@ -434,6 +403,10 @@ def schemas_write() -> None:
 
     for path in write_all():
         typer.echo(f"wrote {path}")
+
+
+register_all(app, {"ingest": ingest_app, "template": template_app, "payouts": payouts_app, "worker": worker_app,
+                   "schemas": schemas_app, "inspect": inspect_app, "feed": feed_app})
 
 
 def main() -> None:
