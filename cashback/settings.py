@@ -64,3 +64,16 @@ class Settings(BaseSettings):
     @property
     def overview_path(self) -> Path:
         return self.data_dir / "overview.sqlite"
+
+    # --- portal (HTTP API and the installers' web page) ------------------------------------
+    portal_host: str = Field("127.0.0.1", description="Address `cashback serve` listens on.")
+    portal_port: int = Field(8000, ge=1, le=65535, description="Port `cashback serve` listens on.")
+    portal_max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1024, description="Largest accepted upload.")
+    portal_max_workbook_rows: int = Field(20000, ge=1, description="Most device rows in one uploaded workbook.")
+    portal_page_max: int = Field(200, ge=1, le=5000, description="Largest page of the device overview.")
+    portal_staleness_seconds: float = Field(
+        0.5, ge=0, description="Reads catch the projections up when they were last caught up longer ago."
+    )
+    portal_catch_up_budget_seconds: float = Field(0.25, gt=0, description="Time a read may spend catching up.")
+    portal_cookie_secure: bool = Field(False, description="Always mark the session cookie Secure (behind HTTPS).")
+    portal_feed_lag: bool = Field(False, description="/metrics asks Kafka for end offsets to export the feed lag.")
