@@ -77,3 +77,23 @@ class Settings(BaseSettings):
     portal_catch_up_budget_seconds: float = Field(0.25, gt=0, description="Time a read may spend catching up.")
     portal_cookie_secure: bool = Field(False, description="Always mark the session cookie Secure (behind HTTPS).")
     portal_feed_lag: bool = Field(False, description="/metrics asks Kafka for end offsets to export the feed lag.")
+
+    # --- documents, document-request e-mails, deadlines (issue #4, docs/documents.md) ------------
+    documents_dir: Path | None = Field(None, description="Stored uploads; default <data_dir>/documents.")
+    max_upload_bytes: int = Field(10 * 1024 * 1024, ge=1, description="Largest accepted document (bytes).")
+    upload_url: str = Field("http://127.0.0.1:8000/", description="Where installers upload, named in the e-mails.")
+    smtp_host: str = Field("127.0.0.1", description="SMTP server of the outgoing e-mails.")
+    smtp_port: int = Field(587, ge=1, le=65535)
+    smtp_security: Literal["starttls", "tls", "none"] = Field(
+        "starttls", description="starttls (submission, 587), tls (implicit TLS, 465) or none (local relay)."
+    )
+    smtp_username: str | None = None
+    smtp_password: str | None = Field(None, repr=False, description="Never logged.")
+    smtp_timeout: float = Field(30.0, gt=0, description="Seconds per SMTP operation.")
+    smtp_ca_file: Path | None = Field(None, description="CA bundle to verify the SMTP server (default: system).")
+    mail_from: str = Field("Cashback <cashback@localhost>", description="From address of the e-mails.")
+    mail_message_id_domain: str = Field("cashback.local", description="Right-hand side of the Message-IDs.")
+    reminder_days: int = Field(3, ge=0, le=365, description="Reminder e-mail N days before the deadline; 0: none.")
+    mail_retry_base_seconds: float = Field(5.0, gt=0, description="First retry delay after a failed send.")
+    mail_retry_max_seconds: float = Field(900.0, gt=0, description="Longest retry delay (doubling up to it).")
+    worker_interval_seconds: float = Field(1.0, gt=0, description="Idle pause of the notifications/deadlines workers.")
