@@ -1,0 +1,430 @@
+"""What the portal does, for the API and the web page alike.
+
+Writes go through the application (``cashback``); reads come from the
+projections, caught up first (``ReadSide.fresh``). The company is always the
+caller's: an installer token carries it; other roles name it explicitly and
+only where they may read.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import uuid
+from dataclasses import dataclass, field
+from datetime import date
+from typing import Any
+
+import structlog
+
+from adapters.excel import WorkbookError, read_workbook
+from adapters.http.errors import PortalError
+from adapters.http.readside import ReadSide
+from adapters.http.tokens import Principal, Role, TokenStore
+from cashback.bootstrap import Engine
+from cashback.excel_intake import WorkbookResult, ingest_workbook
+from cashback.intake import register_one
+from cashback.requests import RequestError, build_request
+from domain.errors import DomainError, TransitionNotAllowed
+from domain.ids import registration_id
+from domain.normalise import InvalidSerial, normalise_customer_no, normalise_device_type, normalise_serial
+from domain.provenance import Channel, Provenance
+from domain.registration import NEW
+from domain.statuses import Status, label, reason_text
+from projections import queries
+
+log = structlog.get_logger(__name__)
+
+#: What each history event is called on the portal.
+EVENT_TEXTS: dict[str, dict[str, str]] = {
+    "fr": {
+        "registered": "Appareil enregistré",
+        "documents_requested": "Documents demandés",
+        "document_uploaded": "Document reçu",
+        "documents_approved": "Documents acceptés",
+        "rejected": "Enregistrement refusé",
+        "claim_refused": "Enregistrement refusé : appareil déjà enregistré par une autre entreprise",
+        "added_to_payout": "Inclus dans un paiement",
+        "paid": "Paiement effectué",
+        "payout_failed": "Paiement non abouti, il sera repris",
+    },
+    "en": {
+        "registered": "Device registered",
+        "documents_requested": "Documents requested",
+        "document_uploaded": "Document received",
+        "documents_approved": "Documents accepted",
+        "rejected": "Registration refused",
+        "claim_refused": "Registration refused: device already registered by another company",
+        "added_to_payout": "Included in a payout",
+        "paid": "Payment made",
+        "payout_failed": "Payment not completed, it will be retried",
+    },
+}
+
+_EVENT_KINDS = {
+    "Registered": "registered", "DocumentsRequested": "documents_requested", "DocumentUploaded": "document_uploaded",
+    "DocumentsApproved": "documents_approved", "Rejected": "rejected", "ClaimRefused": "claim_refused",
+    "AddedToPayout": "added_to_payout", "Paid": "paid", "PayoutFailed": "payout_failed",
+}
+
+_ROW_COLUMNS = (*queries.COLUMNS, "is_owner")
+
+DOCUMENT_KINDS = ("invoice", "commissioning_report")
+
+
+@dataclass(frozen=True, slots=True)
+class Filters:
+    status: str | None = None
+    device_type: str | None = None
+    q: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass
+class Page:
+    company: str
+    rows: list[queries.OverviewRow]
+    matching: int
+    totals: queries.Totals
+    filters: Filters
+
+
+@dataclass
+class DeviceView:
+    row: queries.OverviewRow
+    is_owner: bool
+    history: list[dict[str, Any]] = field(default_factory=list)
+
+
+def documents_available() -> bool:
+    """The document store and the application's upload exist (built by the documents work)."""
+    return (importlib.util.find_spec("adapters.documents") is not None
+            and importlib.util.find_spec("cashback.documents") is not None)
+
+
+class Portal:
+    def __init__(self, engine: Engine, read: ReadSide, tokens: TokenStore) -> None:
+        self.engine = engine
+        self.settings = engine.settings
+        self.read = read
+        self.tokens = tokens
+        self.language = engine.settings.language
+        self._document_store: Any = None
+
+    @property
+    def campaign(self) -> str:
+        return self.engine.terms.id
+
+    # --- auth --------------------------------------------------------------------------------
+
+    def authenticate(self, token: str) -> Principal | None:
+        return self.tokens.verify(token, db=self.read.db())
+
+    @staticmethod
+    def require(principal: Principal, *roles: Role) -> None:
+        if principal.role not in roles:
+            raise PortalError(403, f"not open to {principal.role} tokens", code="forbidden_for_role")
+
+    def company_of(self, principal: Principal, company: str | None) -> str:
+        """The company whose data is read: an installer's own, or the one a staff/finance/auditor names."""
+        if principal.is_installer:
+            return str(principal.customer_no)
+        if not company:
+            raise PortalError(400, "name the company: ?company=CUSTOMER_NO", code="company_required")
+        return normalise_customer_no(company)
+
+    # --- labels ------------------------------------------------------------------------------
+
+    def label(self, status: str | None, device_type: str, serial: str) -> str:
+        if not status or status == NEW:
+            return ""
+        return label(status, device_type=device_type, serial=serial, language=self.language)
+
+    def reason_text(self, status: str | None, reason: str | None) -> str:
+        if not reason:
+            return ""
+        if status == Status.DOCS_REQUIRED:
+            return reason
+        return reason_text(reason, self.language)
+
+    def device_dict(self, row: queries.OverviewRow) -> dict[str, Any]:
+        return {
+            "serial": row.serial, "device_type": row.device_type, "status": row.status,
+            "label": row.label(self.language), "amount_cents": int(row.amount_cents),
+            "installed_on": row.installed_on, "registered_at": row.registered_at, "updated_at": row.updated_at,
+            "deadline": row.deadline, "documents_needed": [d for d in (row.documents or "").split(",") if d],
+            "reason": row.reason, "reason_text": row.reason_text(self.language),
+            "in_payout": row.payout_id is not None, "paid_at": row.paid_at, "channel": row.channel,
+        }
+
+    @staticmethod
+    def totals_dict(totals: queries.Totals) -> dict[str, Any]:
+        counts = {str(s): totals.count_by_status.get(str(s), 0) for s in Status}
+        return {"collected_cents": totals.collected_cents, "pending_cents": totals.pending_cents,
+                "count": totals.count, "count_by_status": counts}
+
+    # --- writes ------------------------------------------------------------------------------
+
+    def register(self, principal: Principal, *, serial: str, device_type: str, installed_on: str | date,
+                 request_id: str) -> dict[str, Any]:
+        self.require(principal, Role.INSTALLER)
+        try:
+            request = build_request(serial=serial, device_type=device_type, installed_on=installed_on,
+                                    customer_no=str(principal.customer_no))
+        except RequestError as error:
+            field_name, _, message = str(error).partition(": ")
+            raise PortalError(422, str(error), code="invalid_request",
+                              errors=[{"field": field_name, "location": "body", "message": message,
+                                       "type": "value_error"}]) from None
+        with self.read.write():
+            outcome = register_one(self.engine.app, request, actor=f"portal:{principal.customer_no}",
+                                   channel=Channel.MANUAL, source=f"portal:{request_id}")
+        if outcome.kind in ("not_enrolled", "parked"):
+            raise PortalError(403, f"company {principal.customer_no} is not enrolled in campaign {self.campaign}",
+                              code="company_not_enrolled")
+        status = outcome.status or str(Status.REJECTED)
+        log.info("portal_registration", serial=outcome.serial, outcome=outcome.kind, status=status)
+        return {
+            "serial": outcome.serial, "outcome": outcome.kind, "status": status,
+            "label": self.label(status, request.device_type, outcome.serial),
+            "reason": outcome.reason, "reason_text": self.reason_text(status, outcome.reason),
+            "amount_cents": outcome.amount_cents,
+        }
+
+    def workbook(self, principal: Principal, content: bytes, request_id: str) -> WorkbookResult:
+        self.require(principal, Role.INSTALLER)
+        limit = self.settings.portal_max_upload_bytes
+        if len(content) > limit:
+            raise PortalError(413, f"file too large: {len(content)} bytes, the limit is {limit} bytes",
+                              code="too_large")
+        try:
+            if self.settings.portal_max_workbook_rows < 20000:  # stricter than the reader's own limit
+                read_workbook(content, max_rows=self.settings.portal_max_workbook_rows, max_bytes=limit)
+            with self.read.write():
+                result = ingest_workbook(self.engine.app, content, str(principal.customer_no),
+                                         actor=f"portal:{principal.customer_no}", language=self.language)
+        except WorkbookError as error:
+            raise workbook_problem(error) from None
+        except PermissionError as error:
+            raise PortalError(403, str(error), code="company_not_enrolled") from None
+        log.info("portal_workbook", upload_id=result.upload_id, rows=len(result.verdicts), request_id=request_id)
+        return result
+
+    def approve(self, principal: Principal, serial: str, request_id: str) -> dict[str, Any]:
+        self.require(principal, Role.STAFF)
+        normalised = self._serial_or_404(serial)
+        by = Provenance(actor=f"staff:{principal.token_id}", channel=Channel.STAFF, source=f"portal:{request_id}")
+        with self.read.write():
+            registration = self._review(lambda: self.engine.app.approve(normalised, by))
+        return self._review_result(registration)
+
+    def reject(self, principal: Principal, serial: str, note: str, request_id: str) -> dict[str, Any]:
+        self.require(principal, Role.STAFF)
+        normalised = self._serial_or_404(serial)
+        by = Provenance(actor=f"staff:{principal.token_id}", channel=Channel.STAFF, source=f"portal:{request_id}")
+        with self.read.write():
+            registration = self._review(lambda: self.engine.app.reject(normalised, note, by))
+        return self._review_result(registration)
+
+    def _review(self, action: Any) -> Any:
+        try:
+            return action()
+        except TransitionNotAllowed as error:
+            raise PortalError(409, str(error), code="not_awaiting_review") from None
+        except DomainError as error:
+            raise PortalError(404, str(error), code="unknown_device") from None
+
+    def _review_result(self, registration: Any) -> dict[str, Any]:
+        return {"serial": registration.serial, "status": registration.status,
+                "label": self.label(registration.status, registration.device_type, registration.serial)}
+
+    def upload_document(self, principal: Principal, serial: str, kind: str, content: bytes,
+                        request_id: str) -> dict[str, Any]:
+        self.require(principal, Role.INSTALLER)
+        view = self.device(principal, serial, history=False)
+        if not view.is_owner or view.row.status not in (Status.DOCS_REQUIRED, Status.DOCS_UPLOADED):
+            raise PortalError(409, f"device {view.row.serial} does not await documents (status {view.row.status})",
+                              code="not_awaiting_documents")
+        if kind not in DOCUMENT_KINDS:
+            raise PortalError(422, f"kind: must be one of {', '.join(DOCUMENT_KINDS)}", code="invalid_request",
+                              errors=[{"field": "kind", "location": "body", "message": "unknown document kind",
+                                       "type": "enum"}])
+        if not documents_available():
+            raise PortalError(503, "document storage is not available on this server", code="documents_unavailable")
+        from adapters.documents import DocumentRejected
+        from cashback.documents import upload_document
+
+        store = self._documents()
+        try:
+            with self.read.write():
+                outcome = upload_document(self.engine.app, store, view.row.serial, kind, content,
+                                          actor=f"portal:{principal.customer_no}", channel=Channel.MANUAL)
+        except DocumentRejected as error:
+            reason = getattr(error, "reason", "") or "rejected"
+            status = 413 if "large" in str(reason).lower() or "size" in str(reason).lower() else 422
+            raise PortalError(status, str(error), code=f"document_{reason}") from None
+        except TransitionNotAllowed as error:
+            raise PortalError(409, str(error), code="not_awaiting_documents") from None
+        return self._document_result(view.row, kind, outcome)
+
+    def _documents(self) -> Any:
+        if self._document_store is None:
+            from adapters.documents import DocumentStore
+
+            root = getattr(self.settings, "documents_dir", None) or self.settings.data_dir / "documents"
+            max_bytes = getattr(self.settings, "documents_max_bytes", None) or self.settings.portal_max_upload_bytes
+            self._document_store = DocumentStore(root, max_bytes)
+        return self._document_store
+
+    def _document_result(self, row: queries.OverviewRow, kind: str, outcome: Any) -> dict[str, Any]:
+        stored = getattr(outcome, "stored", None) or getattr(outcome, "document", None) or outcome
+        recorded = bool(getattr(outcome, "recorded", True))
+        self.read.fresh()
+        current = self._row(row.serial, str(self._owner_company(row.serial) or ""))
+        status = current[0].status if current else str(Status.DOCS_UPLOADED)
+        return {"serial": row.serial, "kind": kind, "sha256": str(getattr(stored, "sha256", "")),
+                "size": int(getattr(stored, "size", 0) or 0), "media_type": str(getattr(stored, "media_type", "")),
+                "recorded": recorded, "status": status, "label": self.label(status, row.device_type, row.serial)}
+
+    # --- reads -------------------------------------------------------------------------------
+
+    def page(self, company: str, filters: Filters) -> Page:
+        self.read.fresh()
+        db = self.read.db()
+        search = filters.q.strip() if filters.q else None
+        if search:
+            search = "".join(ch for ch in search.upper() if ch.isalnum())
+        device_type = normalise_device_type(filters.device_type) if filters.device_type else None
+        rows = queries.overview(db, self.campaign, company, status=filters.status, device_type=device_type,
+                                serial_search=search or None, limit=filters.limit, offset=filters.offset)
+        matching = queries.count(db, self.campaign, company, status=filters.status, device_type=device_type,
+                                 serial_search=search or None)
+        totals = queries.totals(db, self.campaign, company)
+        return Page(company, rows, matching, totals, filters)
+
+    def device(self, principal: Principal, serial: str, company: str | None = None,
+               history: bool = True) -> DeviceView:
+        """A device as the caller may see it; 404 when it is not the caller's (existence never leaks)."""
+        normalised = self._serial_or_404(serial)
+        self.read.fresh()
+        if principal.is_installer:
+            owner = str(principal.customer_no)
+        else:
+            owner = normalise_customer_no(company) if company else (self._owner_company(normalised) or "")
+        found = self._row(normalised, owner) if owner else None
+        if found is None:
+            raise PortalError(404, f"no device {normalised} for this company", code="unknown_device")
+        row, is_owner = found
+        view = DeviceView(row, is_owner)
+        if history:
+            view.history = self._history(normalised, owner, is_owner)
+        return view
+
+    def review_queue(self, principal: Principal) -> list[dict[str, str]]:
+        self.require(principal, Role.STAFF)
+        self.read.fresh()
+        return [{"company": c, "serial": s, "device_type": t, "uploaded_at": u}
+                for c, s, t, u in queries.awaiting_review(self.read.db(), self.campaign)]
+
+    def ready(self) -> None:
+        self.read.db().query("SELECT 1")
+        self.engine.app.recorder.max_notification_id()
+
+    # --- helpers -----------------------------------------------------------------------------
+
+    @staticmethod
+    def _serial_or_404(serial: str) -> str:
+        try:
+            return normalise_serial(serial)
+        except InvalidSerial:
+            raise PortalError(404, "no such device", code="unknown_device") from None
+
+    def _row(self, serial: str, company: str) -> tuple[queries.OverviewRow, bool] | None:
+        rows = self.read.db().query(
+            f"SELECT {', '.join(_ROW_COLUMNS)} FROM overview WHERE campaign_id = %s AND customer_no = %s"
+            " AND serial = %s",
+            (self.campaign, company, serial),
+        )
+        if not rows:
+            return None
+        values = rows[0]
+        return queries.OverviewRow(*values[:-1]), bool(values[-1])
+
+    def _owner_company(self, serial: str) -> str | None:
+        rows = self.read.db().query(
+            "SELECT customer_no FROM overview WHERE campaign_id = %s AND serial = %s AND is_owner = 1",
+            (self.campaign, serial),
+        )
+        return str(rows[0][0]) if rows else None
+
+    def _history(self, serial: str, company: str, is_owner: bool) -> list[dict[str, Any]]:
+        """The device's events as this company may see them: no other company, no actor ids."""
+        events = self.engine.app.repository.event_store.get(registration_id(self.campaign, serial))
+        texts = EVENT_TEXTS.get(self.language, EVENT_TEXTS["fr"])
+        out: list[dict[str, Any]] = []
+        status: str | None = None
+        device_type = ""
+        for event in events:
+            kind = _EVENT_KINDS.get(type(event).__name__)
+            if kind is None:
+                continue
+            entry_status: str | None
+            reason: str | None = None
+            document_kind: str | None = None
+            if kind == "registered":
+                device_type = event.device_type
+                status = str(Status.PAYMENT_PENDING) if event.outcome == Status.PAYMENT_PENDING else None
+            elif kind == "claim_refused":
+                if event.customer_no != company:
+                    continue  # another company's claim: not this company's business
+                out.append(self._entry(event, kind, texts, str(Status.REJECTED), device_type, serial,
+                                       str(event.reason)))
+                continue
+            elif kind == "documents_requested":
+                status, reason = str(Status.DOCS_REQUIRED), ",".join(event.reasons)
+            elif kind == "document_uploaded":
+                status, document_kind = str(Status.DOCS_UPLOADED), str(event.kind)
+            elif kind == "documents_approved":
+                status = str(Status.PAYMENT_PENDING)
+            elif kind == "rejected":
+                status, reason = str(Status.REJECTED), str(event.reason)
+            elif kind == "paid":
+                status = str(Status.PAID)
+            if not is_owner:
+                continue  # a refused claimant sees only its own refusal
+            entry_status = status
+            out.append(self._entry(event, kind, texts, entry_status, device_type, serial, reason, document_kind))
+        return out
+
+    def _entry(self, event: Any, kind: str, texts: dict[str, str], status: str | None, device_type: str,
+               serial: str, reason: str | None = None, document_kind: str | None = None) -> dict[str, Any]:
+        return {
+            "at": event.timestamp, "kind": kind, "text": texts[kind], "status": status,
+            "label": self.label(status, device_type, serial), "reason": reason,
+            "reason_text": self.reason_text(status, reason), "channel": str(getattr(event, "channel", "")),
+            "document_kind": document_kind,
+        }
+
+
+def workbook_problem(error: WorkbookError) -> PortalError:
+    message = str(error)
+    lowered = message.lower()
+    if lowered.startswith("file too large"):
+        return PortalError(413, message, code="too_large", title="Workbook rejected")
+    if lowered.startswith("too many rows"):
+        return PortalError(413, message, code="too_many_rows", title="Workbook rejected")
+    if "password" in lowered or "encrypted" in lowered:
+        code = "password_protected"
+    elif lowered.startswith("not the campaign template"):
+        code = "not_the_template"
+    elif "empty" in lowered:
+        code = "empty_file"
+    elif "damaged" in lowered:
+        code = "damaged_workbook"
+    else:
+        code = "not_a_workbook"
+    return PortalError(422, message, code=code, title="Workbook rejected")
+
+
+def new_request_id() -> str:
+    return uuid.uuid4().hex[:16]
