@@ -137,7 +137,7 @@ def build_router(page_max: int) -> APIRouter:
                         file: Annotated[UploadFile, File(description="PDF or image")]) -> Any:
         portal = portal_of(request)
         content = _read_upload(file, portal.settings.portal_max_upload_bytes)
-        return portal.upload_document(caller, serial, kind, content, request.state.request_id)
+        return portal.upload_document(caller, serial, kind, content, request.state.request_id, filename=file.filename)
 
     @router.get("/review", response_model=ReviewListV1, tags=["review"],
                 summary="Staff: devices whose documents await review")

@@ -117,13 +117,27 @@ class DeviceDetailV1(BaseModel):
     history: list[HistoryEntryV1]
 
 
+class ReceivedDocumentV1(BaseModel):
+    model_config = ConfigDict(title="ReceivedDocumentV1")
+
+    kind: str | None
+    sha256: str | None
+    size: int | None
+
+
 class ReviewItemV1(BaseModel):
     model_config = ConfigDict(title="ReviewItemV1")
 
     company: str
+    company_name: str
     serial: str
     device_type: str
+    amount_cents: int
+    deadline: str | None
+    reasons: list[str]
+    documents_needed: list[str]
     uploaded_at: str
+    received: list[ReceivedDocumentV1]
 
 
 class ReviewListV1(BaseModel):

@@ -8,7 +8,6 @@ only where they may read.
 
 from __future__ import annotations
 
-import importlib.util
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -27,7 +26,7 @@ from cashback.requests import RequestError, build_request
 from domain.errors import DomainError, TransitionNotAllowed
 from domain.ids import registration_id
 from domain.normalise import InvalidSerial, normalise_customer_no, normalise_device_type, normalise_serial
-from domain.provenance import Channel, Provenance
+from domain.provenance import Channel
 from domain.registration import NEW
 from domain.statuses import Status, label, reason_text
 from projections import queries
@@ -94,12 +93,6 @@ class DeviceView:
     row: queries.OverviewRow
     is_owner: bool
     history: list[dict[str, Any]] = field(default_factory=list)
-
-
-def documents_available() -> bool:
-    """The document store and the application's upload exist (built by the documents work)."""
-    return (importlib.util.find_spec("adapters.documents") is not None
-            and importlib.util.find_spec("cashback.documents") is not None)
 
 
 class Portal:
@@ -211,80 +204,63 @@ class Portal:
         return result
 
     def approve(self, principal: Principal, serial: str, request_id: str) -> dict[str, Any]:
-        self.require(principal, Role.STAFF)
-        normalised = self._serial_or_404(serial)
-        by = Provenance(actor=f"staff:{principal.token_id}", channel=Channel.STAFF, source=f"portal:{request_id}")
-        with self.read.write():
-            registration = self._review(lambda: self.engine.app.approve(normalised, by))
-        return self._review_result(registration)
+        return self._review(principal, serial, "approve", "", request_id)
 
     def reject(self, principal: Principal, serial: str, note: str, request_id: str) -> dict[str, Any]:
-        self.require(principal, Role.STAFF)
-        normalised = self._serial_or_404(serial)
-        by = Provenance(actor=f"staff:{principal.token_id}", channel=Channel.STAFF, source=f"portal:{request_id}")
-        with self.read.write():
-            registration = self._review(lambda: self.engine.app.reject(normalised, note, by))
-        return self._review_result(registration)
+        return self._review(principal, serial, "reject", note, request_id)
 
-    def _review(self, action: Any) -> Any:
+    def _review(self, principal: Principal, serial: str, decision: str, note: str, request_id: str) -> dict[str, Any]:
+        self.require(principal, Role.STAFF)
+        from cashback.documents import UnknownDevice, review
+
+        normalised = self._serial_or_404(serial)
         try:
-            return action()
+            with self.read.write():
+                registration = review(self.engine.app, normalised, decision, reviewer=f"staff:{principal.token_id}",
+                                      note=note)
         except TransitionNotAllowed as error:
             raise PortalError(409, str(error), code="not_awaiting_review") from None
-        except DomainError as error:
+        except (UnknownDevice, DomainError) as error:
             raise PortalError(404, str(error), code="unknown_device") from None
+        log.info("portal_review", serial=normalised, decision=decision, request_id=request_id)
+        return self._review_result(registration)
 
     def _review_result(self, registration: Any) -> dict[str, Any]:
         return {"serial": registration.serial, "status": registration.status,
                 "label": self.label(registration.status, registration.device_type, registration.serial)}
 
     def upload_document(self, principal: Principal, serial: str, kind: str, content: bytes,
-                        request_id: str) -> dict[str, Any]:
+                        request_id: str, filename: str | None = None) -> dict[str, Any]:
         self.require(principal, Role.INSTALLER)
-        view = self.device(principal, serial, history=False)
-        if not view.is_owner or view.row.status not in (Status.DOCS_REQUIRED, Status.DOCS_UPLOADED):
-            raise PortalError(409, f"device {view.row.serial} does not await documents (status {view.row.status})",
-                              code="not_awaiting_documents")
+        view = self.device(principal, serial, history=False)  # 404 for another company's device
         if kind not in DOCUMENT_KINDS:
             raise PortalError(422, f"kind: must be one of {', '.join(DOCUMENT_KINDS)}", code="invalid_request",
                               errors=[{"field": "kind", "location": "body", "message": "unknown document kind",
                                        "type": "enum"}])
-        if not documents_available():
-            raise PortalError(503, "document storage is not available on this server", code="documents_unavailable")
+        if not view.is_owner:
+            raise PortalError(409, f"device {view.row.serial} does not await documents from this company",
+                              code="not_awaiting_documents")
         from adapters.documents import DocumentRejected
-        from cashback.documents import upload_document
+        from cashback.documents import UnknownDevice, UploadNotAllowed, document_store, upload_document
 
-        store = self._documents()
+        if self._document_store is None:
+            self._document_store = document_store(self.settings)
         try:
             with self.read.write():
-                outcome = upload_document(self.engine.app, store, view.row.serial, kind, content,
-                                          actor=f"portal:{principal.customer_no}", channel=Channel.MANUAL)
+                result = upload_document(self.engine.app, self._document_store, view.row.serial, kind, content,
+                                         actor=f"portal:{principal.customer_no}", channel=Channel.MANUAL,
+                                         customer_no=str(principal.customer_no), filename=filename,
+                                         source=f"portal:{request_id}")
         except DocumentRejected as error:
-            reason = getattr(error, "reason", "") or "rejected"
-            status = 413 if "large" in str(reason).lower() or "size" in str(reason).lower() else 422
-            raise PortalError(status, str(error), code=f"document_{reason}") from None
-        except TransitionNotAllowed as error:
+            status = 413 if error.code == "too_large" else 415 if error.code == "unsupported_type" else 422
+            raise PortalError(status, str(error), code=f"document_{error.code}", title="Document rejected") from None
+        except UnknownDevice:
+            raise PortalError(404, f"no device {view.row.serial} for this company", code="unknown_device") from None
+        except UploadNotAllowed as error:
             raise PortalError(409, str(error), code="not_awaiting_documents") from None
-        return self._document_result(view.row, kind, outcome)
-
-    def _documents(self) -> Any:
-        if self._document_store is None:
-            from adapters.documents import DocumentStore
-
-            root = getattr(self.settings, "documents_dir", None) or self.settings.data_dir / "documents"
-            max_bytes = getattr(self.settings, "documents_max_bytes", None) or self.settings.portal_max_upload_bytes
-            self._document_store = DocumentStore(root, max_bytes)
-        return self._document_store
-
-    def _document_result(self, row: queries.OverviewRow, kind: str, outcome: Any) -> dict[str, Any]:
-        stored = getattr(outcome, "stored", None) or getattr(outcome, "document", None) or outcome
-        recorded = bool(getattr(outcome, "recorded", True))
-        self.read.fresh()
-        current = self._row(row.serial, str(self._owner_company(row.serial) or ""))
-        status = current[0].status if current else str(Status.DOCS_UPLOADED)
-        return {"serial": row.serial, "kind": kind, "sha256": str(getattr(stored, "sha256", "")),
-                "size": int(getattr(stored, "size", 0) or 0), "media_type": str(getattr(stored, "media_type", "")),
-                "recorded": recorded, "status": status, "label": self.label(status, row.device_type, row.serial)}
+        return {"serial": result.serial, "kind": result.kind, "sha256": result.sha256, "size": result.size,
+                "media_type": result.media_type, "recorded": result.recorded, "status": result.status,
+                "label": self.label(result.status, result.device_type, result.serial)}
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -320,11 +296,18 @@ class Portal:
             view.history = self._history(normalised, owner, is_owner)
         return view
 
-    def review_queue(self, principal: Principal) -> list[dict[str, str]]:
+    def review_queue(self, principal: Principal) -> list[dict[str, Any]]:
         self.require(principal, Role.STAFF)
+        from cashback.documents import review_queue
+
         self.read.fresh()
-        return [{"company": c, "serial": s, "device_type": t, "uploaded_at": u}
-                for c, s, t, u in queries.awaiting_review(self.read.db(), self.campaign)]
+        items = review_queue(self.engine.app, self.read.db())
+        return [{"company": i.customer_no, "company_name": i.company, "serial": i.serial,
+                 "device_type": i.device_type, "amount_cents": i.amount_cents,
+                 "deadline": i.deadline.isoformat() if i.deadline else None, "reasons": i.reasons,
+                 "documents_needed": i.needed, "uploaded_at": i.uploaded_at,
+                 "received": [{"kind": r.get("kind"), "sha256": r.get("sha256"), "size": r.get("size")}
+                              for r in i.received]} for i in items]
 
     def ready(self) -> None:
         self.read.db().query("SELECT 1")

@@ -16,8 +16,9 @@ from fastapi.templating import Jinja2Templates
 from adapters.excel import format_euros
 from adapters.http.api import _read_upload, bind_principal, portal_of, template_response
 from adapters.http.errors import PortalError
-from adapters.http.service import DOCUMENT_KINDS, Filters, documents_available
+from adapters.http.service import DOCUMENT_KINDS, Filters
 from adapters.http.tokens import Principal, Role
+from cashback.documents import document_name
 from domain.statuses import Status
 
 SESSION_COOKIE = "cashback_session"
@@ -33,7 +34,7 @@ STATUS_SHORT = {
     Status.PAYMENT_PENDING: "Paiement en attente", Status.DOCS_REQUIRED: "Documents requis",
     Status.DOCS_UPLOADED: "Documents reçus", Status.PAID: "Payé", Status.REJECTED: "Refusé",
 }
-DOCUMENT_LABELS = {"invoice": "Facture", "commissioning_report": "Rapport de mise en service"}
+DOCUMENT_LABELS = {k: document_name(k, "fr").capitalize() for k in ("invoice", "commissioning_report")}
 
 
 def _french_date(value: Any) -> str:
@@ -84,7 +85,7 @@ def render(request: Request, name: str, principal: Principal | None = None, stat
            **context: Any) -> HTMLResponse:
     portal = portal_of(request)
     context.update(request=request, principal=principal, csrf=principal.csrf_token() if principal else "",
-                   lang=portal.language, campaign=portal.engine.terms, documents_enabled=documents_available())
+                   lang=portal.language, campaign=portal.engine.terms)
     response = TEMPLATES.TemplateResponse(request, name, context, status_code=status_code)
     response.headers["Cache-Control"] = "no-store"
     return response
@@ -179,7 +180,8 @@ def build_router() -> APIRouter:
             if file is None or not file.filename:
                 raise PortalError(422, "Choisissez un fichier.", code="file_missing")
             content = _read_upload(file, portal.settings.portal_max_upload_bytes)
-            result = portal.upload_document(principal, serial, kind, content, request.state.request_id)
+            result = portal.upload_document(principal, serial, kind, content, request.state.request_id,
+                                               filename=file.filename)
         except PortalError as error:
             if error.status == 404:
                 raise
