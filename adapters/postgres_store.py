@@ -1,4 +1,7 @@
-"""PostgreSQL event store recorder: events, many tracking positions and side rows in one transaction."""
+"""PostgreSQL event store recorder: events, many tracking positions and side rows in one transaction.
+
+Each stored event also gets its ``chain_hash`` (adapters/chain.py), computed at insert time.
+"""
 
 from __future__ import annotations
 
@@ -6,22 +9,46 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import StoredEvent, Tracking
+from eventsourcing.persistence import ProgrammingError, StoredEvent, Tracking
 from eventsourcing.postgres import PostgresProcessRecorder
 from psycopg import Cursor
 from psycopg.rows import DictRow
 from psycopg.sql import SQL, Identifier
 
-from adapters import side_rows
+from adapters import chain, side_rows
 
 
 class CashbackPostgresRecorder(PostgresProcessRecorder):
     """The library's process recorder, plus ``trackings=`` (several positions,
-    one per Kafka partition) and side rows, written in the events' transaction."""
+    one per Kafka partition) and side rows, written in the events' transaction.
+
+    Every event gets its ``chain_hash`` (HMAC with ``chain_key``, by default CASHBACK_AUDIT_KEY),
+    computed after the table lock: the previous hashes come from the batch itself or from ONE query
+    for the aggregates whose previous event is already stored; a batch of version-1 events (the
+    feed's bulk) needs no query at all."""
 
     def __init__(self, *args: Any, **kwargs: Any) -> None:
         super().__init__(*args, **kwargs)
+        if self.datastore.enable_db_functions:
+            raise ProgrammingError("the chained recorder inserts events itself: set POSTGRES_ENABLE_DB_FUNCTIONS=n")
+        self.chain_key: bytes = chain.key_from_environment()
         self.sql_create_statements.extend(SQL(self.qualify(s)) for s in side_rows.CREATE_STATEMENTS)  # type: ignore[arg-type]
+        table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
+        id_type = SQL("uuid" if self.datastore.originator_id_type == "uuid" else "text")
+        # New tables and tables made before the chain existed alike (their old rows stay unsealed).
+        self.sql_create_statements.append(
+            SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS chain_hash bytea").format(table)
+        )
+        self.insert_events_statement = SQL(
+            "INSERT INTO {0} AS t (originator_id, originator_version, topic, state, chain_hash)"
+            " SELECT * FROM unnest(%s::{1}[], %s::bigint[], %s::text[], %s::bytea[], %s::bytea[])"
+            " RETURNING notification_id"
+        ).format(table, id_type)
+        self.select_previous_statement = SQL(
+            "SELECT t.originator_id, t.originator_version, t.chain_hash"
+            " FROM unnest(%s::{1}[], %s::bigint[]) AS p(id, v)"
+            " JOIN {0} AS t ON t.originator_id = p.id AND t.originator_version = p.v"
+        ).format(table, id_type)
 
     def qualify(self, statement: str) -> str:
         """Side tables live in the event store's schema (POSTGRES_SCHEMA)."""
@@ -41,6 +68,25 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         if rows := kwargs.get("dead_letters"):
             curs.executemany(self.qualify(side_rows.INSERT_DEAD_LETTER), side_rows.dead_letter_params(rows))  # type: ignore[arg-type]
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_stored_events(
+        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        # The library's PostgresApplicationRecorder._insert_stored_events (lock, notify, insert),
+        # with the chain hash as a fifth column.
+        self._lock_table(curs)
+        self._notify_channel(curs)
+        previous: dict[tuple[Any, int], bytes] = {}
+        if needed := chain.previous_needed(stored_events):
+            curs.execute(self.select_previous_statement, ([i for i, _ in needed], [v for _, v in needed]))
+            previous = {(row["originator_id"], int(row["originator_version"])): bytes(row["chain_hash"])
+                        for row in curs.fetchall() if row["chain_hash"] is not None}
+        hashes = chain.chain_batch(self.chain_key, stored_events, previous)
+        curs.execute(
+            self.insert_events_statement,
+            ([e.originator_id for e in stored_events], [e.originator_version for e in stored_events],
+             [e.topic for e in stored_events], [e.state for e in stored_events], hashes),
+        )
 
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         if not originator_ids:

@@ -1,7 +1,11 @@
-"""SQLite event store recorder: events, many tracking positions and side rows in one transaction."""
+"""SQLite event store recorder: events, many tracking positions and side rows in one transaction.
+
+Each stored event also gets its ``chain_hash`` (adapters/chain.py), computed at insert time.
+"""
 
 from __future__ import annotations
 
+import json
 from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
@@ -9,7 +13,7 @@ from uuid import UUID
 from eventsourcing.persistence import StoredEvent, Tracking
 from eventsourcing.sqlite import SQLiteCursor, SQLiteProcessRecorder
 
-from adapters import side_rows
+from adapters import chain, side_rows
 
 
 def _q(statement: str) -> str:
@@ -21,18 +25,55 @@ class CashbackSQLiteRecorder(SQLiteProcessRecorder):
 
     * ``trackings=[Tracking, ...]``: several positions (one per Kafka partition
       or per source) stored in the same transaction as the events;
-    * ``companies=``, ``parked=``, ``dead_letters=``: side rows, same transaction.
+    * ``companies=``, ``parked=``, ``dead_letters=``: side rows, same transaction;
+    * ``chain_hash``: each event's link in its aggregate's hash chain (HMAC with ``chain_key``,
+      by default CASHBACK_AUDIT_KEY); the previous hashes of a batch come from the batch itself or
+      from one query, and a batch of version-1 events needs no query at all.
     """
+
+    def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
+        super().__init__(datastore, events_table_name=events_table_name)
+        self.chain_key: bytes = chain.key_from_environment()
+        self.insert_events_statement = (
+            f"INSERT INTO {self.events_table_name}"
+            " (originator_id, originator_version, topic, state, chain_hash) VALUES (?,?,?,?,?)"
+        )
+        self.select_previous_statement = (
+            f"SELECT e.originator_id, e.originator_version, e.chain_hash FROM json_each(?) AS j"
+            f" JOIN {self.events_table_name} AS e ON e.originator_id = json_extract(j.value, '$[0]')"
+            " AND e.originator_version = json_extract(j.value, '$[1]')"
+        )
 
     def construct_create_table_statements(self) -> list[str]:
         statements = super().construct_create_table_statements()
         statements.extend(_q(s) for s in side_rows.CREATE_STATEMENTS)
         return statements
 
+    def _create_table(self, c: SQLiteCursor) -> None:
+        super()._create_table(c)
+        # New tables and tables made before the chain existed alike (their old rows stay unsealed).
+        c.execute(f"PRAGMA table_info({self.events_table_name})")
+        if "chain_hash" not in {row[1] for row in c.fetchall()}:
+            c.execute(f"ALTER TABLE {self.events_table_name} ADD COLUMN chain_hash BLOB")
+
     def _insert_events(
         self, c: SQLiteCursor, stored_events: Sequence[StoredEvent], **kwargs: Any
     ) -> Sequence[int] | None:
-        returning = super()._insert_events(c, stored_events, **kwargs)
+        # Replaces the library's SQLiteApplicationRecorder/SQLiteProcessRecorder._insert_events
+        # (one INSERT per event for its rowid, then the tracking position) with the chain hash added.
+        returning: list[int] = []
+        if stored_events:
+            hashes = chain.chain_batch(self.chain_key, stored_events, self._previous_hashes(c, stored_events))
+            for s, digest in zip(stored_events, hashes, strict=True):
+                c.execute(
+                    self.insert_events_statement,
+                    (s.originator_id.hex if isinstance(s.originator_id, UUID) else s.originator_id,
+                     s.originator_version, s.topic, s.state, digest),
+                )
+                returning.append(c.lastrowid)
+        tracking: Tracking | None = kwargs.get("tracking")
+        if tracking is not None:
+            self._insert_tracking(c, tracking)
         trackings: Sequence[Tracking] = kwargs.get("trackings") or ()
         for tracking in trackings:
             self._insert_tracking(c, tracking)
@@ -43,6 +84,14 @@ class CashbackSQLiteRecorder(SQLiteProcessRecorder):
         if rows := kwargs.get("dead_letters"):
             c.executemany(_q(side_rows.INSERT_DEAD_LETTER), side_rows.dead_letter_params(rows))
         return returning
+
+    def _previous_hashes(self, c: SQLiteCursor, stored_events: Sequence[StoredEvent]) -> dict[tuple[Any, int], bytes]:
+        needed = chain.previous_needed(stored_events)
+        if not needed:
+            return {}
+        pairs = [[i.hex if isinstance(i, UUID) else i, v] for i, v in needed]
+        c.execute(self.select_previous_statement, (json.dumps(pairs),))
+        return {(self.convert_originator_id(row[0]), int(row[1])): row[2] for row in c.fetchall() if row[2]}
 
     # --- reads the application needs in bulk ----------------------------------
 

@@ -1,0 +1,129 @@
+"""Per-aggregate hash chain over the stored events (tamper evidence).
+
+Every stored event carries ``chain_hash``:
+
+    chain_hash(e_n) = HMAC-SHA256(key, "CBCHAIN1" || u32 len(id) || id || u64 version
+                                       || u32 len(topic) || topic || u64 len(state) || state
+                                       || chain_hash(e_{n-1}))
+
+``id`` is the originator id as text (``str(UUID)``: lowercase, with hyphens), ``topic`` UTF-8,
+``state`` the stored bytes exactly as in the table, integers big-endian. For version 1 the previous
+hash is ``GENESIS`` (32 zero bytes). When a recorder is asked to store version n > 1 and version
+n - 1 is not stored (or was stored before chaining existed and has no hash), the previous hash is
+``MISSING`` (32 0xFF bytes): the verifier reports that gap anyway.
+
+The key comes from the setting ``CASHBACK_AUDIT_KEY``; without it a forger cannot compute a hash
+that verifies. The development default is public: production must set its own key.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import os
+import struct
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+from uuid import UUID
+
+from eventsourcing.persistence import StoredEvent
+
+FORMAT = b"CBCHAIN1"
+GENESIS = bytes(32)
+MISSING = b"\xff" * 32
+DEVELOPMENT_KEY = "cashback-development-audit-key-NOT-FOR-PRODUCTION"
+KEY_VARIABLE = "CASHBACK_AUDIT_KEY"
+
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+
+
+def key_from_environment() -> bytes:
+    """The key the recorders use when nobody gave them one: CASHBACK_AUDIT_KEY (environment or
+    ./.env, like the other settings), else the public development key."""
+    value = os.environ.get(KEY_VARIABLE)
+    if value is None:
+        value = _from_dotenv(KEY_VARIABLE)
+    return (value or DEVELOPMENT_KEY).encode("utf-8")
+
+
+def _from_dotenv(name: str) -> str | None:
+    try:
+        from dotenv import dotenv_values
+    except ImportError:  # pragma: no cover - python-dotenv comes with pydantic-settings
+        return None
+    if not os.path.exists(".env"):
+        return None
+    value = dotenv_values(".env").get(name)
+    return str(value) if value else None
+
+
+def is_development_key(key: bytes) -> bool:
+    return key == DEVELOPMENT_KEY.encode("utf-8")
+
+
+def originator_text(originator_id: UUID | str) -> str:
+    """The id as hashed: ``str(UUID)`` for UUIDs (also when SQLite stores them as hex), else the text."""
+    if isinstance(originator_id, UUID):
+        return str(originator_id)
+    if len(originator_id) == 32:
+        try:
+            return str(UUID(hex=originator_id))
+        except ValueError:
+            return originator_id
+    return originator_id
+
+
+def message(originator_id: UUID | str, version: int, topic: str, state: bytes, previous: bytes) -> bytes:
+    ident = originator_text(originator_id).encode("utf-8")
+    topic_bytes = topic.encode("utf-8")
+    state = bytes(state)
+    return b"".join((
+        FORMAT, _U32.pack(len(ident)), ident, _U64.pack(version), _U32.pack(len(topic_bytes)), topic_bytes,
+        _U64.pack(len(state)), state, bytes(previous),
+    ))
+
+
+def seal(key: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes, previous: bytes) -> bytes:
+    return hmac.digest(key, message(originator_id, version, topic, state, previous), hashlib.sha256)
+
+
+def previous_needed(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int]]:
+    """(originator id, version) of the previous events that are not in the batch itself.
+
+    Version-1 events never need one, so a batch of new aggregates needs no query at all."""
+    in_batch = {(e.originator_id, e.originator_version) for e in stored_events}
+    needed = []
+    for e in stored_events:
+        if e.originator_version > 1 and (e.originator_id, e.originator_version - 1) not in in_batch:
+            needed.append((e.originator_id, e.originator_version - 1))
+    return needed
+
+
+def chain_batch(
+    key: bytes, stored_events: Sequence[StoredEvent], stored_previous: Mapping[tuple[Any, int], bytes | None]
+) -> list[bytes]:
+    """The chain hash of each event of a batch, in order.
+
+    ``stored_previous`` maps (originator id, version) to the stored hash of the previous events that
+    are already in the table (what ``previous_needed`` asked for)."""
+    hashes: list[bytes] = []
+    latest: dict[tuple[Any, int], bytes] = {}
+    for e in stored_events:
+        if e.originator_version <= 1:
+            previous = GENESIS
+        else:
+            wanted = (e.originator_id, e.originator_version - 1)
+            previous = latest.get(wanted) or stored_previous.get(wanted) or MISSING
+        digest = seal(key, e.originator_id, e.originator_version, e.topic, e.state, previous)
+        latest[(e.originator_id, e.originator_version)] = digest
+        hashes.append(digest)
+    return hashes
+
+
+def heads_digest(heads: Iterable[tuple[str, int, bytes]]) -> str:
+    """One sha256 over (id, version, hash) of every chain head, in the given (sorted) order."""
+    digest = hashlib.sha256()
+    for ident, version, chain_hash in heads:
+        digest.update(f"{ident}\x1f{version}\x1f{bytes(chain_hash).hex()}\n".encode())
+    return digest.hexdigest()
