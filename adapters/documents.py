@@ -96,7 +96,7 @@ def _what(content: bytes) -> str:
 
 def _size_text(n: int) -> str:
     mib = n / (1024 * 1024)
-    return f"{mib:.1f} MiB" if mib >= 0.1 else f"{n} bytes"
+    return f"{n} bytes ({mib:.1f} MiB)" if mib >= 0.1 else f"{n} bytes"
 
 
 class DocumentStore:
@@ -111,17 +111,20 @@ class DocumentStore:
     @property
     def limit_text(self) -> str:
         mib = self.max_bytes / (1024 * 1024)
-        return f"{mib:g} MiB" if mib == int(mib) or mib >= 1 else f"{self.max_bytes} bytes"
+        return f"{mib:g} MiB ({self.max_bytes} bytes)" if mib >= 1 else f"{self.max_bytes} bytes"
+
+    def check_size(self, size: int) -> None:
+        """DocumentRejected when a file of this size cannot be accepted (before reading it)."""
+        if size <= 0:
+            raise DocumentRejected("empty", "the file is empty")
+        if size > self.max_bytes:
+            raise DocumentRejected(
+                "too_large", f"the file is {_size_text(size)}, larger than the limit of {self.limit_text}"
+            )
 
     def validate(self, content: bytes) -> StoredDocumentInfo:
         """Check size and type without writing anything."""
-        if not content:
-            raise DocumentRejected("empty", "the file is empty")
-        if len(content) > self.max_bytes:
-            raise DocumentRejected(
-                "too_large",
-                f"the file is {_size_text(len(content))}, larger than the limit of {self.limit_text}",
-            )
+        self.check_size(len(content))
         kind = detect_kind(content)
         return StoredDocumentInfo(sha256=hashlib.sha256(content).hexdigest(), size=len(content), type=kind)
 
