@@ -6,9 +6,10 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field
+from pydantic import Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
+from adapters.chain import DEVELOPMENT_KEY as DEVELOPMENT_AUDIT_KEY
 from schemas.feed import FEED_TOPIC
 from schemas.payout import PAYOUT_TOPIC, RESULTS_TOPIC
 
@@ -97,3 +98,9 @@ class Settings(BaseSettings):
     mail_retry_base_seconds: float = Field(5.0, gt=0, description="First retry delay after a failed send.")
     mail_retry_max_seconds: float = Field(900.0, gt=0, description="Longest retry delay (doubling up to it).")
     worker_interval_seconds: float = Field(1.0, gt=0, description="Idle pause of the notifications/deadlines workers.")
+
+    # --- audit (issue #7, docs/audit.md) ------------------------------------------------------------
+    audit_key: SecretStr = Field(
+        SecretStr(DEVELOPMENT_AUDIT_KEY),
+        description="HMAC key of the events' hash chain. The default is public: production MUST set its own.",
+    )
