@@ -355,24 +355,57 @@ class CashbackApp(Application[UUID]):
         by: Provenance,
         reference: str = "",
         reason: str = "",
+        serials: Sequence[str] | None = None,
+        trackings: Sequence[Tracking] = (),
+        max_attempts: int = 5,
     ) -> Literal["applied", "repeat", "unknown"]:
-        """Apply finance's result to a payout and its devices in one transaction."""
+        """Apply finance's result to a payout (or some of its lines) and its devices in one transaction.
+
+        A result for an unknown payout is kept as a dead letter; a repeated result is recorded on the
+        payout (ResultIgnored) and changes no money. ``trackings`` (the results topic's offsets) are
+        stored in the same transaction.
+        """
+        for attempt in range(1, max_attempts + 1):
+            try:
+                return self._settle(payout_id, result, by, reference, reason, serials, trackings)
+            except IntegrityError as error:
+                if trackings and "tracking" in str(error).lower():
+                    raise
+                log.warning("settle_conflict_retry", attempt=attempt, payout_id=str(payout_id), error=str(error))
+        raise ConcurrencyExhausted(f"payout {payout_id} kept conflicting with another writer")
+
+    def _settle(
+        self,
+        payout_id: UUID,
+        result: Literal["confirmed", "failed"],
+        by: Provenance,
+        reference: str,
+        reason: str,
+        serials: Sequence[str] | None,
+        trackings: Sequence[Tracking],
+    ) -> Literal["applied", "repeat", "unknown"]:
+        at = self.now()
         try:
             payout: Payout = self.repository.get(payout_id)
         except AggregateNotFoundError:
+            note = DeadLetterRow("finance:unknown-payout", by.source, f"unknown payout {payout_id} ({result})",
+                                 str(payout_id).encode(), at)
+            self.save(trackings=list(trackings), dead_letters=[note])
             return "unknown"
-        at = self.now()
-        changes = payout.confirm(reference, by=by, at=at) if result == "confirmed" else payout.fail(reason, by=by, at=at)
+        wanted = list(serials) if serials is not None else None
+        if result == "confirmed":
+            settled = payout.confirm(reference, serials=wanted, by=by, at=at)
+        else:
+            settled = payout.fail(reason or "failed", serials=wanted, by=by, at=at)
         devices = []
-        if changes:
-            for line in payout.lines:
-                registration: DeviceRegistration = self.repository.get(UUID(line["registration_id"]))
-                done = (
-                    registration.mark_paid(payout.id, by=by, at=at)
-                    if result == "confirmed"
-                    else registration.payout_failed(payout.id, reason or "failed", by=by, at=at)
-                )
-                if done:
-                    devices.append(registration)
-        self.save(payout, *devices)
-        return "applied" if changes else "repeat"
+        for serial in settled:
+            registration: DeviceRegistration = self.repository.get(UUID(payout.line(serial)["registration_id"]))
+            done = (
+                registration.mark_paid(payout.id, by=by, at=at)
+                if result == "confirmed"
+                else registration.payout_failed(payout.id, reason or "failed", by=by, at=at)
+            )
+            if done:
+                devices.append(registration)
+        self.save(payout, *devices, trackings=list(trackings))
+        return "applied" if settled else "repeat"

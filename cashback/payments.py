@@ -49,8 +49,8 @@ def payout_message(payout: Payout) -> PayoutV1:
         customer_no=payout.customer_no,
         currency=payout.currency,
         total_cents=payout.total_cents,
-        lines=[PayoutLineV1(serial=l["serial"], device_type=l["device_type"], amount_cents=l["amount_cents"])
-               for l in payout.lines],
+        lines=[PayoutLineV1(serial=line["serial"], device_type=line["device_type"], amount_cents=line["amount_cents"])
+               for line in payout.lines],
         issued_at=payout.created_on,
     )
 
@@ -58,7 +58,7 @@ def payout_message(payout: Payout) -> PayoutV1:
 def settle(engine: Engine, result: PayoutResultV1, source: str) -> Literal["applied", "repeat", "unknown"]:
     by = Provenance(actor="finance", channel=Channel.FINANCE, source=source)
     outcome = engine.app.settle_payout(result.payout_id, result.result, by, reference=result.reference,
-                                       reason=result.reason)
+                                       reason=result.reason, serials=result.serials)
     log.info("payout_result", payout_id=str(result.payout_id), result=result.result, outcome=outcome, source=source)
     return outcome
 

@@ -48,19 +48,27 @@ class Payout(Aggregate):
         total_cents: int
 
     class Confirmed(Event):
+        """Finance paid these lines (all lines when the whole payout is confirmed)."""
+
         reference: str
+        serials: list[str]
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Payout)
-            aggregate.state = "confirmed"
+            for serial in self.serials:
+                aggregate.line_results[serial] = "confirmed"
             aggregate.reference = self.reference
 
     class Failed(Event):
+        """Finance could not pay these lines; their devices become payable again."""
+
         reason: str
+        serials: list[str]
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Payout)
-            aggregate.state = "failed"
+            for serial in self.serials:
+                aggregate.line_results[serial] = "failed"
             aggregate.failure = self.reason
 
     class ResultIgnored(Event):
@@ -86,7 +94,7 @@ class Payout(Aggregate):
         self.currency = currency
         self.lines = [dict(line) for line in lines]
         self.total_cents = total_cents
-        self.state = "issued"
+        self.line_results: dict[str, str] = {}
         self.reference: str | None = None
         self.failure: str | None = None
 
@@ -122,26 +130,53 @@ class Payout(Aggregate):
             **by.as_kwargs(),
         )
 
-    def confirm(self, reference: str, *, by: Provenance, at: datetime) -> bool:
-        """True when this confirmation changes the payout; False when it is a repeat."""
-        if self.state != "issued":
-            self.trigger_event(
-                self.ResultIgnored, timestamp=at, result="confirmed",
-                note=f"payout already {self.state}", **by.as_kwargs(),
-            )
-            return False
-        self.trigger_event(self.Confirmed, timestamp=at, reference=reference, **by.as_kwargs())
-        return True
+    @property
+    def state(self) -> str:
+        """issued, confirmed, failed, or partially_settled (some lines answered, or mixed answers)."""
+        answers = set(self.line_results.values())
+        if len(self.line_results) < len(self.lines):
+            return "issued" if not answers else "partially_settled"
+        if answers == {"confirmed"}:
+            return "confirmed"
+        if answers == {"failed"}:
+            return "failed"
+        return "partially_settled"
 
-    def fail(self, reason: str, *, by: Provenance, at: datetime) -> bool:
-        if self.state != "issued":
+    def open_serials(self, serials: list[str] | None = None) -> list[str]:
+        """Lines still waiting for an answer, among the given ones (all when None)."""
+        wanted = [line["serial"] for line in self.lines] if serials is None else serials
+        in_payout = {line["serial"] for line in self.lines}
+        return [s for s in wanted if s in in_payout and s not in self.line_results]
+
+    def confirm(self, reference: str, *, serials: list[str] | None = None, by: Provenance, at: datetime) -> list[str]:
+        """Confirm the open lines among ``serials`` (all lines when None); returns the serials settled now."""
+        return self._answer("confirmed", reference, serials, by=by, at=at)
+
+    def fail(self, reason: str, *, serials: list[str] | None = None, by: Provenance, at: datetime) -> list[str]:
+        """Fail the open lines among ``serials``; returns the serials whose devices become payable again."""
+        return self._answer("failed", reason, serials, by=by, at=at)
+
+    def _answer(
+        self, result: str, text: str, serials: list[str] | None, *, by: Provenance, at: datetime
+    ) -> list[str]:
+        open_now = self.open_serials(serials)
+        if not open_now:
             self.trigger_event(
-                self.ResultIgnored, timestamp=at, result="failed",
-                note=f"payout already {self.state}", **by.as_kwargs(),
+                self.ResultIgnored, timestamp=at, result=result,
+                note=f"no open line among {serials or 'all lines'} (payout {self.state})", **by.as_kwargs(),
             )
-            return False
-        self.trigger_event(self.Failed, timestamp=at, reason=reason, **by.as_kwargs())
-        return True
+            return []
+        if result == "confirmed":
+            self.trigger_event(self.Confirmed, timestamp=at, reference=text, serials=open_now, **by.as_kwargs())
+        else:
+            self.trigger_event(self.Failed, timestamp=at, reason=text, serials=open_now, **by.as_kwargs())
+        return open_now
+
+    def line(self, serial: str) -> dict[str, Any]:
+        for line in self.lines:
+            if line["serial"] == serial:
+                return line
+        raise KeyError(serial)
 
     @property
     def line_total(self) -> int:

@@ -35,7 +35,8 @@ TABLES: dict[str, str] = {
         " payout_id TEXT PRIMARY KEY, run_id TEXT NOT NULL, campaign_id TEXT NOT NULL,"
         " customer_no TEXT NOT NULL, currency TEXT NOT NULL, total_cents BIGINT NOT NULL,"
         " line_count INTEGER NOT NULL, state TEXT NOT NULL, issued_at TEXT NOT NULL,"
-        " settled_at TEXT, reference TEXT, failure TEXT)"
+        " settled_at TEXT, reference TEXT, failure TEXT,"
+        " confirmed_lines INTEGER NOT NULL DEFAULT 0, failed_lines INTEGER NOT NULL DEFAULT 0)"
     ),
 }
 INDEXES = (
@@ -139,13 +140,24 @@ class OverviewProjection:
         return [Change(sql, (str(e.originator_id), e.run_id, e.campaign_id, e.customer_no, e.currency,
                              e.total_cents, len(e.lines), _iso(e.timestamp)))]
 
+    _PAYOUT_STATE = (
+        "state = CASE WHEN confirmed_lines = line_count THEN 'confirmed'"
+        " WHEN failed_lines = line_count THEN 'failed' ELSE 'partially_settled' END"
+    )
+
     def _on_Payout_Confirmed(self, e: Payout.Confirmed) -> list[Change]:
-        sql = f"UPDATE {self.p}payouts SET state = 'confirmed', settled_at = %s, reference = %s WHERE payout_id = %s"
-        return [Change(sql, (_iso(e.timestamp), e.reference, str(e.originator_id)))]
+        count = f"UPDATE {self.p}payouts SET confirmed_lines = confirmed_lines + %s, settled_at = %s, reference = %s"
+        return [
+            Change(count + " WHERE payout_id = %s", (len(e.serials), _iso(e.timestamp), e.reference, str(e.originator_id))),
+            Change(f"UPDATE {self.p}payouts SET {self._PAYOUT_STATE} WHERE payout_id = %s", (str(e.originator_id),)),
+        ]
 
     def _on_Payout_Failed(self, e: Payout.Failed) -> list[Change]:
-        sql = f"UPDATE {self.p}payouts SET state = 'failed', settled_at = %s, failure = %s WHERE payout_id = %s"
-        return [Change(sql, (_iso(e.timestamp), e.reason, str(e.originator_id)))]
+        count = f"UPDATE {self.p}payouts SET failed_lines = failed_lines + %s, settled_at = %s, failure = %s"
+        return [
+            Change(count + " WHERE payout_id = %s", (len(e.serials), _iso(e.timestamp), e.reason, str(e.originator_id))),
+            Change(f"UPDATE {self.p}payouts SET {self._PAYOUT_STATE} WHERE payout_id = %s", (str(e.originator_id),)),
+        ]
 
     def _on_Company_Enrolled(self, e: Company.Enrolled) -> list[Change]:
         return []

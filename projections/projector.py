@@ -39,26 +39,36 @@ class Projector:
         return int(rows[0][0]) if rows else 0
 
     def run_once(self) -> int:
-        """Project the next batch of notifications; returns how many were read."""
-        position = self.position()
-        notifications = self.app.recorder.select_notifications(
-            start=position, limit=self.batch_size, inclusive_of_start=False
-        )
-        if not notifications:
-            return 0
-        events = [self.app.mapper.to_domain_event(n) for n in notifications]
-        changes = changes_for(self.projection, events)
-        last = notifications[-1].id
+        """Project the next batch of notifications; returns how many were read.
+
+        The tracking row is locked first, so two processes catching up at once
+        (a CLI command beside the projector worker) take turns instead of
+        writing the same rows twice.
+        """
         with self.db.transaction() as cur:
-            for change in changes:
+            position = self._lock_position(cur)
+            notifications = self.app.recorder.select_notifications(
+                start=position, limit=self.batch_size, inclusive_of_start=False
+            )
+            if not notifications:
+                return 0
+            events = [self.app.mapper.to_domain_event(n) for n in notifications]
+            for change in changes_for(self.projection, events):
                 cur.execute(change.sql, change.params)
             cur.execute(
-                "INSERT INTO projection_tracking (name, position) VALUES (%s, %s)"
-                " ON CONFLICT (name) DO UPDATE SET position = excluded.position"
-                " WHERE projection_tracking.position = %s",
-                (self.tracking_name, last, position),
+                "UPDATE projection_tracking SET position = %s WHERE name = %s AND position = %s",
+                (notifications[-1].id, self.tracking_name, position),
             )
         return len(notifications)
+
+    def _lock_position(self, cur: Any) -> int:
+        cur.execute(
+            "INSERT INTO projection_tracking (name, position) VALUES (%s, 0) ON CONFLICT (name) DO NOTHING",
+            (self.tracking_name,),
+        )
+        lock = " FOR UPDATE" if self.db.dialect == "postgres" else ""
+        cur.execute(f"SELECT position FROM projection_tracking WHERE name = %s{lock}", (self.tracking_name,))
+        return int(cur.fetchone()[0])
 
     def catch_up(self, progress: Any = None) -> int:
         total = 0

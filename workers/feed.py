@@ -28,14 +28,11 @@ from adapters.feed_records import BadRecord, parse_feed_record
 from adapters.side_rows import DeadLetterRow
 from cashback.app import CashbackApp, Intake
 from domain.provenance import Channel, Provenance
+from workers.offsets import seek_to_stored, stored_offsets, tracking_name
 
 log = structlog.get_logger(__name__)
 
 TRANSIENT = (PGOperationalError, ESOperationalError, ESInterfaceError, OSError)
-
-
-def tracking_name(topic: str, partition: int) -> str:
-    return f"kafka:{topic}:{partition}"
 
 
 @dataclass
@@ -89,19 +86,12 @@ class FeedWorker:
     # --- offsets ----------------------------------------------------------------------
 
     def stored_offsets(self) -> dict[int, int]:
-        """partition -> last offset whose effects are in the database."""
-        prefix = tracking_name(self.topic, 0)[:-1]
-        return {int(name.rsplit(":", 1)[1]): pos for name, pos in self.app.recorder.trackings(prefix).items()}  # type: ignore[attr-defined]
+        return stored_offsets(self.app, self.topic)
 
     def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
         stored = self._with_retry(self.stored_offsets)
-        for tp in partitions:
-            if tp.partition in stored:
-                self.consumer.seek(tp, stored[tp.partition] + 1)
-            else:
-                self.consumer.seek_to_beginning(tp)
-        log.info("feed_partitions_assigned", topic=self.topic,
-                 positions={tp.partition: stored.get(tp.partition, -1) + 1 for tp in partitions})
+        positions = seek_to_stored(self.consumer, partitions, stored)
+        log.info("feed_partitions_assigned", topic=self.topic, positions=positions)
 
     # --- loop -------------------------------------------------------------------------------
 
@@ -208,7 +198,7 @@ def feed_lag(app: CashbackApp, consumer: KafkaConsumer, topic: str) -> list[tupl
     partitions = consumer.partitions_for_topic(topic) or set()
     tps = [TopicPartition(topic, p) for p in sorted(partitions)]
     ends = consumer.end_offsets(tps) if tps else {}
-    stored = {int(n.rsplit(":", 1)[1]): pos for n, pos in app.recorder.trackings(f"kafka:{topic}:").items()}  # type: ignore[attr-defined]
+    stored = stored_offsets(app, topic)
     rows = []
     for tp in tps:
         done = stored.get(tp.partition, -1)
