@@ -11,7 +11,7 @@ from eventsourcing.domain import Aggregate
 from domain.decision import Decision
 from domain.errors import TransitionNotAllowed
 from domain.ids import registration_id
-from domain.provenance import Provenance
+from domain.provenance import Channel, Provenance
 from domain.statuses import Reason, Status
 from domain.terms import DocumentKind
 
@@ -67,13 +67,25 @@ class DeviceRegistration(Aggregate):
             aggregate.status = Status.PAYMENT_PENDING
 
     class Rejected(Event):
+        """class_version 2 (issue #7): ``reviewer`` is the staff member who refused the device,
+        "" when the rejection was automatic (decision at registration, expired deadline)."""
+
         reason: str
         note: str
+        reviewer: str
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Version 1 had no reviewer; only staff rejected by hand, and the actor was the reviewer.
+            state["reviewer"] = state.get("actor", "") if state.get("channel") == "staff" else ""
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, DeviceRegistration)
             aggregate.status = Status.REJECTED
             aggregate.reason = self.reason
+            aggregate.reviewer = self.reviewer or None
 
     class ClaimRefused(Event):
         customer_no: str
@@ -137,6 +149,7 @@ class DeviceRegistration(Aggregate):
         self.payout_id: UUID | None = None
         self.paid_cents: int = 0
         self.last_payout_failure: str | None = None
+        self.reviewer: str | None = None
 
     # --- creation ---------------------------------------------------------
 
@@ -181,7 +194,7 @@ class DeviceRegistration(Aggregate):
         elif decision.status is Status.REJECTED:
             assert decision.reason is not None
             registration.trigger_event(
-                cls.Rejected, timestamp=at, reason=str(decision.reason), note="", **by.as_kwargs()
+                cls.Rejected, timestamp=at, reason=str(decision.reason), note="", reviewer="", **by.as_kwargs()
             )
         return registration
 
@@ -226,7 +239,10 @@ class DeviceRegistration(Aggregate):
             Reason.DOCS_NOT_PROVIDED: (Status.DOCS_REQUIRED,),
         }.get(reason, (Status.DOCS_UPLOADED, Status.DOCS_REQUIRED))
         self._require(self.status in allowed, f"reject ({reason})")
-        self.trigger_event(self.Rejected, timestamp=at, reason=str(reason), note=note, **by.as_kwargs())
+        reviewer = by.actor if by.channel == Channel.STAFF else ""
+        self.trigger_event(
+            self.Rejected, timestamp=at, reason=str(reason), note=note, reviewer=reviewer, **by.as_kwargs()
+        )
 
     def expire(self, *, today: date, by: Provenance, at: datetime) -> bool:
         """Reject when the document window has passed; False when not due."""
