@@ -1,6 +1,5 @@
 """The portal's JSON API, version 1 (under /v1). Bearer tokens; the company comes from the token."""
 
-from __future__ import annotations
 
 import tempfile
 from pathlib import Path

@@ -33,6 +33,7 @@ class ReadSide:
         self._local = threading.local()
         self._connections: list[ProjectionDB] = []
         self._connections_lock = threading.Lock()
+        self._generation = 0
         self._last_sync = 0.0
         self._dirty = True
 
@@ -41,13 +42,14 @@ class ReadSide:
     def db(self) -> ProjectionDB:
         """This thread's read connection (SQLite WAL readers do not block each other)."""
         conn = getattr(self._local, "db", None)
-        if conn is None:
+        if conn is None or getattr(self._local, "generation", -1) != self._generation:
             settings = self.engine.settings
             if self.engine.read_db.dialect == "sqlite":
                 conn = SQLiteProjectionDB(settings.overview_path)
             else:
                 conn = PostgresProjectionDB(settings.pg_dsn, settings.pg_schema)
             self._local.db = conn
+            self._local.generation = self._generation
             with self._connections_lock:
                 self._connections.append(conn)
         return conn
@@ -98,6 +100,7 @@ class ReadSide:
 
     def close(self) -> None:
         with self._connections_lock:
+            self._generation += 1  # threads open new connections if the app is started again
             for conn in self._connections:
                 with contextlib.suppress(Exception):
                     conn.close()
