@@ -63,7 +63,10 @@ def build_message(
     message["Auto-Submitted"] = "auto-generated"
     for name, value in (headers or {}).items():
         message[name] = value
-    message.set_content(body, charset="utf-8")
+    message.set_content(body, charset="utf-8")  # quoted-printable, lines of 76 characters
+    # Python folds a long header with non-ASCII words at 78 characters into "word \r\n =?utf-8?...?=",
+    # which readers unfold into a double space: headers go out unfolded (RFC 5322 allows 998).
+    message.policy = message.policy.clone(max_line_length=998)
     return message
 
 
