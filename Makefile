@@ -36,6 +36,9 @@ lint: $(STAMP)  ## ruff and mypy, settings in pyproject.toml
 bench: $(STAMP) services  ## benchmarks with same-run references; writes bench/results.json
 	eval "$$(scripts/services.sh env)" && $(BIN)/python -m bench.feed_bench
 
+bench-portal: $(STAMP)  ## portal overview latency (10,000 devices, 20 clients) beside raw SQL; bench/portal-results.json
+	$(BIN)/python -m bench.portal_bench
+
 schemas: $(STAMP)  ## regenerate the committed JSON Schemas
 	$(BIN)/cashback schemas write
 
