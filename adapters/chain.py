@@ -63,29 +63,52 @@ def is_development_key(key: bytes) -> bool:
 
 
 def originator_text(originator_id: UUID | str) -> str:
-    """The id as hashed: ``str(UUID)`` for UUIDs (also when SQLite stores them as hex), else the text."""
-    if isinstance(originator_id, UUID):
-        return str(originator_id)
-    if len(originator_id) == 32:
-        try:
-            return str(UUID(hex=originator_id))
-        except ValueError:
-            return originator_id
-    return originator_id
+    """The id as hashed: ``str(UUID)`` (lowercase, with hyphens) for UUIDs, else the text itself."""
+    return str(originator_id)
+
+
+def uuid_text_from_hex(value: str) -> str:
+    """SQLite stores UUIDs as 32 hex digits: their ``str(UUID)`` form, without building a UUID."""
+    v = value.lower()
+    return f"{v[:8]}-{v[8:12]}-{v[12:16]}-{v[16:20]}-{v[20:]}"
 
 
 def message(originator_id: UUID | str, version: int, topic: str, state: bytes, previous: bytes) -> bytes:
-    ident = originator_text(originator_id).encode("utf-8")
-    topic_bytes = topic.encode("utf-8")
-    state = bytes(state)
-    return b"".join((
-        FORMAT, _U32.pack(len(ident)), ident, _U64.pack(version), _U32.pack(len(topic_bytes)), topic_bytes,
-        _U64.pack(len(state)), state, bytes(previous),
-    ))
+    return Sealer.ident_part(originator_text(originator_id)) + Sealer.rest(
+        version, Sealer.topic_part(topic), bytes(state), bytes(previous)
+    )
 
 
 def seal(key: bytes, originator_id: UUID | str, version: int, topic: str, state: bytes, previous: bytes) -> bytes:
     return hmac.digest(key, message(originator_id, version, topic, state, previous), hashlib.sha256)
+
+
+class Sealer:
+    """``seal`` for many events: the id part once per aggregate, the topic part once per topic."""
+
+    def __init__(self, key: bytes) -> None:
+        self.key = key
+        self._topics: dict[str, bytes] = {}
+
+    @staticmethod
+    def ident_part(ident: str) -> bytes:
+        raw = ident.encode("utf-8")
+        return FORMAT + _U32.pack(len(raw)) + raw
+
+    @staticmethod
+    def topic_part(topic: str) -> bytes:
+        raw = topic.encode("utf-8")
+        return _U32.pack(len(raw)) + raw
+
+    @staticmethod
+    def rest(version: int, topic_part: bytes, state: bytes, previous: bytes) -> bytes:
+        return b"".join((_U64.pack(version), topic_part, _U64.pack(len(state)), state, previous))
+
+    def seal(self, ident_part: bytes, version: int, topic: str, state: bytes, previous: bytes) -> bytes:
+        topic_part = self._topics.get(topic)
+        if topic_part is None:
+            topic_part = self._topics[topic] = self.topic_part(topic)
+        return hmac.digest(self.key, ident_part + self.rest(version, topic_part, state, previous), hashlib.sha256)
 
 
 def previous_needed(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int]]:
