@@ -32,7 +32,7 @@ def parse_feed_record(raw: bytes | None, max_bytes: int = MAX_RECORD_BYTES) -> R
     if not isinstance(data, dict):
         return BadRecord(f"bad record: expected a JSON object, got {type(data).__name__}")
     version = data.get("schema_version")
-    if version not in SUPPORTED_VERSIONS:
+    if type(version) is not int or version not in SUPPORTED_VERSIONS:
         return BadRecord(f"unknown schema_version {version!r} (supported: {SUPPORTED_VERSIONS})")
     try:
         record = FeedRecordV1.model_validate(data)

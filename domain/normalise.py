@@ -14,6 +14,7 @@ import unicodedata
 _BLANKS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
 _SERIAL_SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff\-\u2010\u2011\u2012\u2013\u2014_/.]+")
 _DASHES = re.compile(r"[\u2010\u2011\u2012\u2013\u2014\u2212]")
+_EXCEL_WHOLE_NUMBER = re.compile(r"^(\d+)\.0+$")  # "3001234567.0": a number cell exported as text
 _SERIAL_OK = re.compile(r"^[A-Z0-9]{4,40}$")
 
 
@@ -34,6 +35,7 @@ def normalise_serial(raw: object) -> str:
             raise InvalidSerial(f"serial {raw!r} is not a whole number")
         raw = int(raw)
     text = unicodedata.normalize("NFKC", str(raw))
+    text = _EXCEL_WHOLE_NUMBER.sub(r"\1", text.strip())
     serial = _SERIAL_SEPARATORS.sub("", text).upper()
     if not serial:
         raise InvalidSerial("serial is empty")

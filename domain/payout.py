@@ -144,7 +144,7 @@ class Payout(Aggregate):
 
     def open_serials(self, serials: list[str] | None = None) -> list[str]:
         """Lines still waiting for an answer, among the given ones (all when None)."""
-        wanted = [line["serial"] for line in self.lines] if serials is None else serials
+        wanted = [line["serial"] for line in self.lines] if serials is None else list(dict.fromkeys(serials))
         in_payout = {line["serial"] for line in self.lines}
         return [s for s in wanted if s in in_payout and s not in self.line_results]
 

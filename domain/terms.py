@@ -9,6 +9,7 @@ from __future__ import annotations
 from datetime import date
 from enum import StrEnum
 from typing import Annotated
+from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
@@ -82,6 +83,15 @@ class CampaignTerms(BaseModel):
     timezone: str = "Europe/Paris"
     eligible_types: Annotated[tuple[EligibleType, ...], Field(min_length=1)]
     documents_rules: tuple[DocumentsRule, ...] = ()
+
+    @field_validator("timezone")
+    @classmethod
+    def _known_timezone(cls, value: str) -> str:
+        try:
+            ZoneInfo(value)
+        except (ZoneInfoNotFoundError, ValueError):
+            raise ValueError(f"timezone {value!r} is not a known IANA time zone (e.g. Europe/Paris)") from None
+        return value
 
     @model_validator(mode="after")
     def _dates_in_order(self) -> CampaignTerms:

@@ -18,7 +18,7 @@ class FeedRecordV1(BaseModel):
 
     model_config = ConfigDict(extra="forbid", frozen=True, title="FeedRecordV1")
 
-    schema_version: Literal[1] = Field(description="Version of this message shape.")
+    schema_version: Literal[1] = Field(description="Version of this message shape (the integer 1).")
     serial: Text = Field(description="Device serial number as typed in the portal.")
     device_type: Text = Field(description="Device type, e.g. 'SB3.0-1AV-41'.")
     customer_no: Text = Field(description="Installer customer number from the user profile.")

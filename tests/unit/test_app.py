@@ -347,3 +347,12 @@ def test_failed_payout_puts_its_devices_back_and_the_next_run_pays_them_once(app
     paid = [e for e in events_of(app, PAYABLE_SB3) if isinstance(e, DeviceRegistration.Paid)]
     assert [e.payout_id for e in paid] == [again.id]
 
+
+
+def test_finance_result_naming_a_serial_twice_pays_it_once(app: CashbackApp) -> None:
+    ids = register_payable(app)
+    mine = next(p for p in app.payment_run(ids, "run-1", SYSTEM) if p.customer_no == ENROLLED)
+    answer = app.settle_payout(mine.id, "confirmed", FINANCE, reference="BANK-1", serials=[PAYABLE_SB3, PAYABLE_SB3])
+    assert answer == "applied"
+    assert status(app, PAYABLE_SB3) == Status.PAID
+    assert status(app, PAYABLE_SB5) == Status.PAYMENT_PENDING

@@ -292,3 +292,8 @@ def test_bad_campaign_file_is_refused_naming_the_problem(overrides: dict[str, An
     with pytest.raises(ValidationError) as raised:
         CampaignTerms.model_validate(terms_data(**overrides))
     assert words in str(raised.value)
+
+
+def test_unknown_time_zone_is_refused() -> None:
+    with pytest.raises(ValidationError, match="timezone"):
+        CampaignTerms.model_validate(terms_data(timezone="Mars/Olympus"))

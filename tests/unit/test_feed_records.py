@@ -113,3 +113,10 @@ def test_size_limit_is_a_parameter() -> None:
 
 def test_tombstone_is_refused() -> None:
     assert bad_reason(None) == "empty record (tombstone)"
+
+
+@pytest.mark.parametrize("version", [True, 1.0])
+def test_schema_version_that_is_not_the_integer_one_is_refused(version: object) -> None:
+    result = parse_feed_record(encode({**GOOD, "schema_version": version}))
+    assert isinstance(result, BadRecord)
+    assert "schema_version" in result.reason

@@ -164,3 +164,10 @@ def test_history_rebuilds_the_line_results() -> None:
     assert rebuilt.state == payout.state == "partially_settled"
     assert rebuilt.total_cents == 12500
 
+
+
+def test_result_naming_a_serial_twice_settles_it_once() -> None:
+    payout = three_lines()
+    assert payout.confirm("REF", serials=["3001000001", "3001000001"], by=FINANCE, at=LATER) == ["3001000001"]
+    (confirmed,) = payout.collect_events()
+    assert confirmed.serials == ["3001000001"]
