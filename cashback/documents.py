@@ -97,10 +97,10 @@ def _refusal(registration: DeviceRegistration, today: date, language: str = "en"
     """Why an upload is refused now, or None when it is allowed (the aggregate re-checks)."""
     status = registration.status
     if status not in UPLOADABLE:
-        detail = {
-            Status.PAYMENT_PENDING: "no documents are needed (status PAYMENT_PENDING)",
-            Status.PAID: "the cashback is already paid (status PAID)",
-        }.get(status)
+        detail: str | None = {
+            str(Status.PAYMENT_PENDING): "no documents are needed (status PAYMENT_PENDING)",
+            str(Status.PAID): "the cashback is already paid (status PAID)",
+        }.get(str(status))
         if detail:
             return detail
         if status == Status.REJECTED:
@@ -248,9 +248,14 @@ def review(
     on_conflict: Callable[[int], None] | None = None, max_attempts: int = 3,
 ) -> DeviceRegistration:
     """Approve (→ PAYMENT_PENDING) or reject (→ REJECTED, DOCS_REFUSED, with the note); the reviewer is the actor."""
+    if decision not in ("approve", "reject"):
+        raise ValueError(f"decision must be approve or reject, not {decision!r}")
     serial = canonical_serial(app, serial)
-    if app.get_registration(serial) is None:
+    current: DeviceRegistration | None = app.get_registration(serial)
+    if current is None:
         raise UnknownDevice(serial, app.terms.id)
+    if current.status != Status.DOCS_UPLOADED:  # staff review uploaded documents, nothing else
+        raise TransitionNotAllowed(serial, current.status, f"{decision} documents")
     by = Provenance(actor=reviewer, channel=Channel.STAFF, source=f"review:{decision}")
     for attempt in range(1, max_attempts + 1):
         try:

@@ -26,6 +26,7 @@ from tests.unit.conftest import (
     CAMPAIGN,
     CATALOG_ENTRIES,
     ENROLLED,
+    ENROLMENTS,
     FEED,
     PAYABLE_SB3,
     SB3,
@@ -100,7 +101,7 @@ def test_one_e_mail_per_document_request_with_a_deterministic_message_id(app: Ca
     (message,) = mailer.sent
     rid = registration_id(CAMPAIGN, SOLD_ABROAD)
     assert message["Message-ID"] == request_message_id(rid, 2) == request_message_id(str(rid), 2)
-    assert message["To"] == "a@soleil.example"
+    assert message["To"] == ENROLMENTS[0].contact_email
     assert message["From"] == "Cashback <cashback@maker.example>"
     assert message["Subject"] == f"Cashback : documents requis pour l'appareil {SB3} n° {SOLD_ABROAD}"
     body = message.get_content()
@@ -114,7 +115,8 @@ def test_one_e_mail_per_document_request_with_a_deterministic_message_id(app: Ca
     assert len(mailer.sent) == 1
     assert db.query("SELECT position FROM projection_tracking WHERE name = 'notifications'") == [(head,)]
     (row,) = Outbox(db).rows()
-    assert (row.status, row.attempts, row.recipient, row.serial) == ("sent", 1, "a@soleil.example", SOLD_ABROAD)
+    contact = ENROLMENTS[0].contact_email
+    assert (row.status, row.attempts, row.recipient, row.serial) == ("sent", 1, contact, SOLD_ABROAD)
 
 
 def test_english_e_mails_when_the_language_is_english(app: CashbackApp, db: Any) -> None:
