@@ -342,7 +342,7 @@ class Portal:
 
     def _history(self, serial: str, company: str, is_owner: bool) -> list[dict[str, Any]]:
         """The device's events as this company may see them: no other company, no actor ids."""
-        events = self.engine.app.repository.event_store.get(registration_id(self.campaign, serial))
+        events: list[Any] = list(self.engine.app.repository.event_store.get(registration_id(self.campaign, serial)))
         texts = EVENT_TEXTS.get(self.language, EVENT_TEXTS["fr"])
         out: list[dict[str, Any]] = []
         status: str | None = None

@@ -111,6 +111,9 @@ def test_phone_sized_viewport_shows_cards(browser: Any, server: Server, artifact
         width = page.evaluate("document.documentElement.scrollWidth")
         assert width <= 390, f"horizontal scrolling on a phone: {width}px"
         expect(page.get_by_role("link", name=A_PAYABLE[0])).to_be_visible()
-        page.screenshot(path=str(artifacts / "overview-phone.png"), full_page=True)
+        page.screenshot(path=str(artifacts / "overview-phone.png"))
+        page.locator("table.devices").scroll_into_view_if_needed()
+        page.screenshot(path=str(artifacts / "overview-phone-cards.png"))
+        page.screenshot(path=str(artifacts / "overview-phone-full.png"), full_page=True)
     finally:
         context.close()
