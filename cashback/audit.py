@@ -19,12 +19,13 @@ from zoneinfo import ZoneInfo
 
 from eventsourcing.application import AggregateNotFoundError
 
+from cashback.event_rows import stream_events
 from domain.ids import registration_id
 from domain.normalise import normalise_serial
 
 COMMON_FIELDS = {"timestamp", "originator_id", "originator_version", "originator_topic", "actor", "channel", "source"}
-CSV_COLUMNS = ("time", "aggregate", "originator_id", "version", "kind", "actor", "channel", "source", "status_after",
-               "details")
+CSV_COLUMNS = ("notification_id", "time", "aggregate", "originator_id", "version", "kind", "actor", "channel", "source",
+               "status_after", "details")
 STATE_FIELDS = ("status", "reason", "reviewer", "customer_no", "device_type", "installed_on", "amount_cents",
                 "deadline", "documents_needed", "uploads", "refused_claims", "payout_id", "paid_cents",
                 "last_payout_failure")
@@ -74,11 +75,13 @@ class HistoryEntry:
     source: str
     status_after: str
     details: dict[str, Any]
+    notification_id: int = 0  # position in the event store's log: the order things happened in
 
     def as_dict(self) -> dict[str, Any]:
         return {"time": self.time.isoformat(), "aggregate": self.aggregate, "originator_id": self.originator_id,
                 "version": self.version, "kind": self.kind, "actor": self.actor, "channel": self.channel,
-                "source": self.source, "status_after": self.status_after, "details": self.details}
+                "source": self.source, "status_after": self.status_after, "details": self.details,
+                "notification_id": self.notification_id}
 
 
 @dataclass
@@ -137,6 +140,8 @@ def replay(app: Any, originator_id: UUID, label: str, serial: str = "") -> list[
     """Every event of one aggregate with the status after it, by applying them one by one."""
     entries: list[HistoryEntry] = []
     aggregate = None
+    positions = {r.originator_version: r.notification_id
+                 for r in stream_events(app.recorder, "aggregate", originator_id=originator_id)}
     for event in app.events.get(originator_id):
         aggregate = event.mutate(aggregate)
         details = _details(event)
@@ -147,6 +152,7 @@ def replay(app: Any, originator_id: UUID, label: str, serial: str = "") -> list[
             version=event.originator_version, kind=_kind(event), actor=getattr(event, "actor", ""),
             channel=getattr(event, "channel", ""), source=getattr(event, "source", ""),
             status_after=_status(aggregate), details=details,
+            notification_id=positions.get(event.originator_version, 0),
         ))
     return entries
 
@@ -175,7 +181,7 @@ def device_history(
     payout_ids = _payout_ids(entries) if payouts else []
     for pid in payout_ids:
         entries.extend(replay(app, pid, "payout", normalised))
-    entries.sort(key=lambda e: (e.time, e.aggregate != "device", e.version))
+    entries.sort(key=lambda e: (e.notification_id, e.aggregate != "device", e.version))
     history = DeviceHistory(serial=normalised, campaign_id=campaign, registration_id=str(rid), entries=entries)
     if as_of is None:
         return history

@@ -163,13 +163,18 @@ def _classify(
     row = rows[i]
     sealed = [bytes(r.chain_hash) for r in rows if r.chain_hash is not None]
     if len(rows) <= REORDER_SEARCH_MAX:
-        hashes = set(sealed)
+        owners = {bytes(r.chain_hash): j for j, r in enumerate(rows) if r.chain_hash is not None}
         for other in rows:
             for prev in (chain.GENESIS, *sealed):
                 digest = sealer.seal(ident, other.originator_version, row.topic, row.state, prev)
-                if digest in hashes and other.originator_version != row.originator_version:
-                    return ("reordered", i, f"payload sealed as version {other.originator_version}: "
-                                            "events swapped or renumbered")
+                j = owners.get(digest)
+                if j is None or other.originator_version == row.originator_version:
+                    continue
+                owner = rows[j]
+                if j != i and verified[j] and (owner.topic, bytes(owner.state)) == (row.topic, bytes(row.state)):
+                    return ("inserted", i, f"a copy of version {owner.originator_version}, not in the chain")
+                return ("reordered", i, f"payload sealed as version {other.originator_version}: "
+                                        "events swapped or renumbered")
     last = i == len(rows) - 1
     if not last:
         nxt = rows[i + 1]

@@ -255,8 +255,8 @@ def test_history_replays_every_event_with_its_provenance_and_status(store) -> No
     paid = device_history(app, PAYABLE_SB3)
     assert paid is not None
     assert [(e.aggregate, e.kind) for e in paid.entries] == [
-        ("device", "Registered"), ("device", "AddedToPayout"), ("payout", "Issued"), ("device", "Paid"),
-        ("payout", "Confirmed"),
+        ("device", "Registered"), ("payout", "Issued"), ("device", "AddedToPayout"), ("payout", "Confirmed"),
+        ("device", "Paid"),
     ]
     assert device_history(app, "3000000000") is None
 
