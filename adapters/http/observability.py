@@ -16,6 +16,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 log = structlog.get_logger("cashback.portal")
 
 _REQUEST_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
+_SECURITY_HEADERS = [(b"x-content-type-options", b"nosniff"), (b"referrer-policy", b"same-origin"),
+                     (b"x-frame-options", b"DENY")]
+_CSP = (b"content-security-policy",
+        b"default-src 'self'; frame-ancestors 'none'; form-action 'self'; base-uri 'none'; object-src 'none'")
 
 
 class Metrics:
@@ -100,7 +104,10 @@ class RequestContextMiddleware:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
                 message.setdefault("headers", [])
-                message["headers"] = [*message["headers"], (b"x-request-id", request_id.encode())]
+                extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
+                if not scope["path"].startswith("/docs"):  # Swagger UI loads its script from a CDN
+                    extra.append(_CSP)
+                message["headers"] = [*message["headers"], *extra]
             await send(message)
 
         length = headers.get("content-length", "")

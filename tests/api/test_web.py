@@ -41,7 +41,10 @@ def test_login_sets_a_strict_httponly_cookie_and_logout_clears_it(client: TestCl
     cookie = ok.headers["set-cookie"]
     assert "cashback_session=" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie.replace(
         "SameSite=Strict", "SameSite=strict")
-    assert client.get("/").status_code == 200
+    home = client.get("/")
+    assert home.status_code == 200
+    assert "frame-ancestors 'none'" in home.headers["content-security-policy"]
+    assert home.headers["x-content-type-options"] == "nosniff" and home.headers["cache-control"] == "no-store"
     no_csrf = client.post("/logout", data={}, headers=HTML)
     assert no_csrf.status_code == 403
     out = client.post("/logout", data={"csrf_token": csrf_of(client)}, follow_redirects=False)
