@@ -3,7 +3,8 @@
 * ``check``: rebuilds the projection into shadow tables (``OverviewProjection(prefix="shadow_")``,
   the very same logic) up to the live projection's position, then compares every table row by
   row in one snapshot: rows missing from the live tables, extra rows, and rows whose columns
-  differ (each column named, with both values). Nothing is skipped.
+  differ (each column named, with both values). Nothing is skipped. The shadow tables are
+  dropped afterwards unless asked to keep them (to look into the differences).
 * ``rebuild``: rebuilds into the shadow tables while the portal keeps reading the live ones, then
   in ONE transaction catches the shadow up to the head of the log, drops the live tables, renames
   the shadow tables (and their indexes) into place and sets the live tracking position. The live
@@ -219,9 +220,17 @@ def compare_table(db: ProjectionDB, cur: Any, table: str, on_difference: Callabl
     return count
 
 
+def drop_shadow(db: ProjectionDB, name: str = "overview") -> None:
+    shadow = _projection(name, SHADOW)
+    with db.transaction() as cur:
+        for table in TABLES:
+            cur.execute(f"DROP TABLE IF EXISTS {SHADOW}{table}")
+        cur.execute("DELETE FROM projection_tracking WHERE name = %s", (SHADOW + shadow.name,))
+
+
 def check(app: Any, db: ProjectionDB, name: str = "overview", *, batch: int = 1000,
           progress: Callable[[int], None] | None = None,
-          on_difference: Callable[[Difference], None] | None = None) -> CheckReport:
+          on_difference: Callable[[Difference], None] | None = None, keep_shadow: bool = False) -> CheckReport:
     live = _projection(name)
     tracking = live.name
     with db.transaction() as cur:  # the live tables exist, even on a fresh store
@@ -247,6 +256,8 @@ def check(app: Any, db: ProjectionDB, name: str = "overview", *, batch: int = 10
 
         for table in TABLES:
             report.rows[table] = compare_table(db, cur, table, add)
+    if not keep_shadow:
+        drop_shadow(db, name)
     return report
 
 

@@ -167,6 +167,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     def projections_check(
         names: Annotated[Optional[list[str]], typer.Argument(help="Projections to check (default: all).")] = None,
         output: Annotated[str, typer.Option("--format", help="text or json")] = "text",
+        keep_shadow: Annotated[bool, typer.Option(help="Keep the shadow_ tables to look into differences.")] = False,
     ) -> None:
         """Rebuild each projection from zero into shadow tables and compare with the live ones, row by row.
         Exit 1 when anything differs."""
@@ -178,7 +179,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 if name not in PROJECTIONS:
                     fail(f"unknown projection {name!r}; known: {', '.join(sorted(PROJECTIONS))}")
                 progress = StderrProgress(f"rebuild {name} (shadow)")
-                report = check(eng.app, eng.read_db, name, progress=progress,
+                report = check(eng.app, eng.read_db, name, progress=progress, keep_shadow=keep_shadow,
                                on_difference=(lambda d: typer.echo(d.line())) if output == "text" else None)
                 progress.close()
                 reports.append(report)
