@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 include scripts/services.mk
 
-.PHONY: install run test test-unit test-integration lint bench schemas clean
+.PHONY: install run test test-unit test-integration lint bench bench-portal bench-audit schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -38,6 +38,9 @@ bench: $(STAMP) services  ## benchmarks with same-run references; writes bench/r
 
 bench-portal: $(STAMP)  ## portal overview latency (10,000 devices, 20 clients) beside raw SQL; bench/portal-results.json
 	$(BIN)/python -m bench.portal_bench
+
+bench-audit: $(STAMP) services  ## chain verify and replay over 1,000,000 events beside the raw read; bench/audit-results.json
+	eval "$$(scripts/services.sh env)" && $(BIN)/python -m bench.audit_bench
 
 schemas: $(STAMP)  ## regenerate the committed JSON Schemas
 	$(BIN)/cashback schemas write

@@ -42,6 +42,7 @@ TABLES: dict[str, str] = {
 INDEXES = (
     "CREATE INDEX IF NOT EXISTS {p}overview_reg ON {p}overview (registration_id)",
     "CREATE INDEX IF NOT EXISTS {p}overview_status ON {p}overview (campaign_id, status)",
+    "CREATE INDEX IF NOT EXISTS {p}overview_company ON {p}overview (campaign_id, customer_no, status, amount_cents)",
 )
 TRACKING_TABLE = (
     "CREATE TABLE IF NOT EXISTS projection_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
