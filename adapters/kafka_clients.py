@@ -40,9 +40,9 @@ def reliable_producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProd
     )
 
 
-def ensure_topics(bootstrap: str, topics: dict[str, int]) -> None:
+def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_ms: int = 10_000) -> None:
     """Create topics (name -> partitions) that do not exist yet."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cashback-admin")
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cashback-admin", bootstrap_timeout_ms=timeout_ms)
     try:
         existing = set(admin.list_topics())
         missing = [NewTopic(name, partitions, 1) for name, partitions in topics.items() if name not in existing]

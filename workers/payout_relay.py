@@ -48,9 +48,12 @@ def message_from_event(event: Any) -> PayoutV1:
 class PayoutRelay:
     def __init__(self, app: Any, db: ProjectionDB, producer: Any, topic: str, batch_size: int = 500,
                  send_timeout: float = 30.0) -> None:
+        """``producer`` is a KafkaProducer, or a callable making one (called again after a failure),
+        so the relay can start while Kafka is down."""
         self.app = app
         self.db = db
-        self.producer = producer
+        self._producer_factory = producer if callable(producer) and not hasattr(producer, "send") else None
+        self.producer = None if self._producer_factory else producer
         self.topic = topic
         self.batch_size = batch_size
         self.send_timeout = send_timeout
@@ -78,6 +81,11 @@ class PayoutRelay:
         return len(notifications)
 
     def _publish(self, messages: list[PayoutV1]) -> None:
+        if not messages:
+            return
+        if self.producer is None:
+            assert self._producer_factory is not None
+            self.producer = self._producer_factory()
         futures = []
         for message in messages:
             futures.append(self.producer.send(
@@ -112,6 +120,18 @@ class PayoutRelay:
                 backoff = 0.5
             except Exception as error:  # noqa: BLE001 - Kafka or the database is away: wait and retry the same slice
                 log.warning("payout_relay_retry", error=str(error), backoff=backoff)
+                self._drop_producer()
                 stop.wait(backoff)
                 backoff = min(backoff * 2, 10.0)
         log.info("payout_relay_stopped", published=self.published, position=self.position())
+        if self.producer is not None:
+            self.producer.close(timeout=10)
+
+    def _drop_producer(self) -> None:
+        """After a failure, make a fresh producer next time (only when we own the factory)."""
+        if self._producer_factory is not None and self.producer is not None:
+            try:
+                self.producer.close(timeout=1)
+            except Exception:  # noqa: BLE001 - closing a broken client
+                pass
+            self.producer = None

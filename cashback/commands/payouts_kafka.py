@@ -19,15 +19,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
         stop = stop_on_signals()
         s = _settings()
+        def connect() -> object:  # called by the relay, again after each failure: it starts without Kafka
+            ensure_topics(s.kafka_bootstrap, {s.payout_topic: 4})
+            return reliable_producer(s.kafka_bootstrap, "cashback-payout-relay", max_block_ms=10_000)
+
         with engine() as eng:
-            try:
-                ensure_topics(s.kafka_bootstrap, {s.payout_topic: 4})
-            except Exception as error:  # noqa: BLE001 - the relay waits for Kafka instead of failing
-                typer.echo(f"warning: could not ensure topic {s.payout_topic}: {error}", err=True)
-            producer = reliable_producer(s.kafka_bootstrap, "cashback-payout-relay", max_block_ms=10_000)
-            relay = PayoutRelay(eng.app, eng.read_db, producer, s.payout_topic)
+            relay = PayoutRelay(eng.app, eng.read_db, connect, s.payout_topic)
             relay.follow(stop)
-            producer.close(timeout=10)
         typer.echo(f"payout relay stopped: {relay.published} payouts published")
 
     @worker.command("finance-results")
