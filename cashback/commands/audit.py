@@ -158,6 +158,8 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             result = export(eng.app.recorder, _campaign(eng, campaign), out_dir, key, now=State.clock.now())
         manifest = json.loads(result.manifest.read_text(encoding="utf-8"))
         typer.echo(f"exported {result.events:,} events of {result.aggregates:,} aggregates to {out_dir}")
+        if result.events == 0:
+            fail(f"no event belongs to campaign {manifest['campaign_id']}", code=1)
         for name, info in manifest["files"].items():
             typer.echo(f"  {name:<14} {info['bytes']:>12,} bytes  sha256 {info['sha256']}")
         typer.echo(f"  manifest.json  {manifest['chain_heads']['count']:,} chain heads, "
