@@ -32,7 +32,7 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         if self.datastore.enable_db_functions:
             raise ProgrammingError("the chained recorder inserts events itself: set POSTGRES_ENABLE_DB_FUNCTIONS=n")
         self.chain_key: bytes = chain.key_from_environment()
-        self.sql_create_statements.extend(SQL(self.qualify(s)) for s in side_rows.CREATE_STATEMENTS)  # type: ignore[arg-type]
+        self.sql_create_statements.extend(SQL(self.qualify(s)) for s in side_rows.CREATE_STATEMENTS)  # type: ignore[arg-type, misc]
         table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         id_type = SQL("uuid" if self.datastore.originator_id_type == "uuid" else "text")
         # New tables and tables made before the chain existed alike (their old rows stay unsealed).

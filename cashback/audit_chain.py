@@ -25,8 +25,12 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import structlog
+
 from adapters import chain
 from cashback.event_rows import RawEvent
+
+log = structlog.get_logger(__name__)
 
 REORDER_SEARCH_MAX = 64  # events of one aggregate beyond which a mismatch is not searched for a swap
 
@@ -181,7 +185,8 @@ def _classify(
         if not gap_before[i + 1] and verified[i + 1]:
             return ("edited", i, "payload, topic or version changed after it was stored "
                                  "(the next event is linked to its original hash)")
-        before = bytes(rows[i - 1].chain_hash) if i > 0 and rows[i - 1].chain_hash is not None else chain.GENESIS
+        previous_hash = rows[i - 1].chain_hash if i > 0 else chain.GENESIS
+        before = bytes(previous_hash) if previous_hash is not None else chain.GENESIS
         for version in (nxt.originator_version, nxt.originator_version - 1):
             if ok(nxt, version, before):
                 return ("inserted", i, "not in the chain: the next event is linked to the one before it")
@@ -207,6 +212,7 @@ def verify(
     next_progress = progress_every
 
     def emit(finding: Finding) -> None:
+        log.info("audit_finding", **finding.as_dict())
         report.add(finding)
         if on_finding:
             on_finding(finding)
@@ -233,6 +239,8 @@ def verify(
     if progress:
         progress(report.events)
     report.seconds = time.perf_counter() - started
+    log.info("audit_verified", events=report.events, aggregates=report.aggregates, seconds=round(report.seconds, 3),
+             events_per_second=round(report.rate), counts=report.counts, with_heads=heads is not None)
     return report
 
 

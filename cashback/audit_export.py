@@ -22,6 +22,8 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import structlog
+
 from adapters import chain
 from cashback.audit import csv_safe
 from cashback.event_rows import RawEvent, is_postgres, stream_events, table_name
@@ -29,6 +31,7 @@ from cashback.event_rows import RawEvent, is_postgres, stream_events, table_name
 COLUMNS = ("notification_id", "time", "originator_id", "version", "aggregate_type", "kind", "subject", "actor",
            "channel", "source", "topic", "state", "chain_hash")
 FILES = ("events.csv", "events.jsonl")
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -181,4 +184,6 @@ def export(recorder: Any, campaign_id: str, out_dir: Path, key: bytes, *, now: d
             digest.update(f"{ident}\x1f{version}\x1f{chain_hash.hex()}\n".encode())
             count += 1
         handle.write(f'\n  ],\n  "count": {count},\n  "digest": "{digest.hexdigest()}"\n }}\n}}\n')
+    log.info("audit_exported", campaign_id=campaign_id, out_dir=str(out_dir), events=events, aggregates=len(members),
+             heads=count, heads_digest=digest.hexdigest())
     return ExportResult(out_dir=out_dir, events=events, aggregates=len(members), manifest=manifest_path)
