@@ -43,6 +43,7 @@ from cashback.audit_chain import group_by_aggregate, verify  # noqa: E402
 from cashback.bootstrap import Engine, build  # noqa: E402
 from cashback.clock import FixedClock  # noqa: E402
 from cashback.event_rows import RawEvent, stream_events  # noqa: E402
+from cashback.logging import configure  # noqa: E402
 from cashback.settings import Settings  # noqa: E402
 from domain.decision import Decision  # noqa: E402
 from domain.ids import payout_id  # noqa: E402
@@ -203,6 +204,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 
 def main(argv: Sequence[str] | None = None) -> int:
     args = parse_args(argv)
+    configure("WARNING")  # structlog JSON on stderr, as the CLI does
     dsn = os.environ.get("CASHBACK_PG_DSN") or Settings().pg_dsn
     schema = f"bench_audit_{uuid.uuid4().hex[:8]}"
     key = chain.key_from_environment()
