@@ -329,3 +329,34 @@ def test_export_writes_csv_jsonl_and_a_manifest_that_matches_them(store, tmp_pat
 def test_uuid_text_from_hex() -> None:
     u = UUID("12345678-9abc-def0-1234-56789abcdef0")
     assert chain.uuid_text_from_hex(u.hex) == str(u)
+
+
+# --- read models on SQLite: check and rebuild ---------------------------------------------------------------
+
+def test_projection_check_and_rebuild_on_sqlite(store, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    from projections.db import SQLiteProjectionDB
+    from projections.projector import Projector
+    from projections.rebuild import check, rebuild
+
+    app, _, _ = store
+    db = SQLiteProjectionDB(tmp_path / "overview.sqlite")
+    Projector(app, db).catch_up()
+    assert check(app, db).ok
+    with db.transaction() as cur:
+        cur.execute("UPDATE overview SET reason = 'forged' WHERE serial = %s", (PAYABLE_SB3,))
+        cur.execute("DELETE FROM payouts")
+    report = check(app, db)
+    assert report.counts == {"different": 1, "missing": 1}
+    different = next(d for d in report.differences if d.kind == "different")
+    assert different.key["serial"] == PAYABLE_SB3 and different.columns == {"reason": ("forged", None)}
+    reader = SQLiteProjectionDB(tmp_path / "overview.sqlite")  # another connection, reading across the switch
+    before = reader.query("SELECT COUNT(*) FROM overview")
+    result = rebuild(app, db, "overview")
+    assert result.position == app.recorder.max_notification_id()
+    assert reader.query("SELECT COUNT(*) FROM overview") == before
+    assert check(app, db).ok
+    names = {r[0] for r in db.query("SELECT name FROM sqlite_master")}
+    assert {"overview_reg", "overview_status"} <= names and not {n for n in names if n.startswith("shadow_")}
+    assert db.query("SELECT name, position FROM projection_tracking") == [("overview", result.position)]
+    reader.close()
+    db.close()
