@@ -7,8 +7,7 @@ at a time. SQLite: the cursor of one read transaction, stepped ``batch`` rows at
 from __future__ import annotations
 
 from collections.abc import Iterator
-from dataclasses import dataclass
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 from adapters.chain import uuid_text_from_hex
@@ -16,10 +15,11 @@ from adapters.chain import uuid_text_from_hex
 Order = Literal["aggregate", "notification"]
 
 COLUMNS = "notification_id, originator_id, originator_version, topic, state, chain_hash"
+# PostgreSQL sends the id as text (str(UUID) form): cheaper than a UUID object turned back into text.
+PG_COLUMNS = "notification_id, originator_id::text, originator_version, topic, state, chain_hash"
 
 
-@dataclass(frozen=True, slots=True)
-class RawEvent:
+class RawEvent(NamedTuple):
     """A stored row; ``originator_id`` as text (``str(UUID)`` for UUID ids, on both backends)."""
 
     notification_id: int
@@ -79,7 +79,7 @@ def _stream_postgres(
 ) -> Iterator[Any]:
     from psycopg.rows import tuple_row
 
-    statement = f"SELECT {COLUMNS} FROM {table_name(recorder)}{where} ORDER BY {order_by}"
+    statement = f"SELECT {PG_COLUMNS} FROM {table_name(recorder)}{where} ORDER BY {order_by}"
     with recorder.datastore.get_connection() as conn, conn.transaction():
         conn.execute("SET TRANSACTION READ ONLY")
         with conn.cursor(name="audit_events", row_factory=tuple_row) as cursor:
@@ -89,8 +89,8 @@ def _stream_postgres(
                 if raw_tuples:
                     yield from rows
                     continue
-                for n, oid, version, topic, state, chain_hash in rows:
-                    yield RawEvent(n, str(oid), version, topic, state, chain_hash)
+                for row in rows:
+                    yield RawEvent._make(row)
 
 
 def _stream_sqlite(
