@@ -20,7 +20,6 @@ from __future__ import annotations
 
 import hashlib
 import hmac
-import os
 import struct
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
@@ -38,24 +37,10 @@ _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
 
 
-def key_from_environment() -> bytes:
-    """The key the recorders use when nobody gave them one: CASHBACK_AUDIT_KEY (environment or
-    ./.env, like the other settings), else the public development key."""
-    value = os.environ.get(KEY_VARIABLE)
-    if value is None:
-        value = _from_dotenv(KEY_VARIABLE)
-    return (value or DEVELOPMENT_KEY).encode("utf-8")
-
-
-def _from_dotenv(name: str) -> str | None:
-    try:
-        from dotenv import dotenv_values
-    except ImportError:  # pragma: no cover - python-dotenv comes with pydantic-settings
-        return None
-    if not os.path.exists(".env"):
-        return None
-    value = dotenv_values(".env").get(name)
-    return str(value) if value else None
+def development_key() -> bytes:
+    """The public key recorders use until the composition root gives them the configured one
+    (``CASHBACK_AUDIT_KEY`` through the settings; see cashback/bootstrap.py)."""
+    return DEVELOPMENT_KEY.encode("utf-8")
 
 
 def is_development_key(key: bytes) -> bool:

@@ -22,7 +22,7 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
     """The library's process recorder, plus ``trackings=`` (several positions,
     one per Kafka partition) and side rows, written in the events' transaction.
 
-    Every event gets its ``chain_hash`` (HMAC with ``chain_key``, by default CASHBACK_AUDIT_KEY),
+    Every event gets its ``chain_hash`` (HMAC with ``chain_key``, set from the settings by the composition root),
     computed after the table lock: the previous hashes come from the batch itself or from ONE query
     for the aggregates whose previous event is already stored; a batch of version-1 events (the
     feed's bulk) needs no query at all."""
@@ -31,7 +31,7 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         super().__init__(*args, **kwargs)
         if self.datastore.enable_db_functions:
             raise ProgrammingError("the chained recorder inserts events itself: set POSTGRES_ENABLE_DB_FUNCTIONS=n")
-        self.chain_key: bytes = chain.key_from_environment()
+        self.chain_key: bytes = chain.development_key()
         self.sql_create_statements.extend(SQL(self.qualify(s)) for s in side_rows.CREATE_STATEMENTS)  # type: ignore[arg-type, misc]
         table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         id_type = SQL("uuid" if self.datastore.originator_id_type == "uuid" else "text")

@@ -27,13 +27,13 @@ class CashbackSQLiteRecorder(SQLiteProcessRecorder):
       or per source) stored in the same transaction as the events;
     * ``companies=``, ``parked=``, ``dead_letters=``: side rows, same transaction;
     * ``chain_hash``: each event's link in its aggregate's hash chain (HMAC with ``chain_key``,
-      by default CASHBACK_AUDIT_KEY); the previous hashes of a batch come from the batch itself or
+      set from the settings by the composition root); the previous hashes of a batch come from the batch itself or
       from one query, and a batch of version-1 events needs no query at all.
     """
 
     def __init__(self, datastore: Any, *, events_table_name: str = "stored_events") -> None:
         super().__init__(datastore, events_table_name=events_table_name)
-        self.chain_key: bytes = chain.key_from_environment()
+        self.chain_key: bytes = chain.development_key()
         self.insert_events_statement = (
             f"INSERT INTO {self.events_table_name}"
             " (originator_id, originator_version, topic, state, chain_hash) VALUES (?,?,?,?,?)"

@@ -207,7 +207,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     configure("WARNING")  # structlog JSON on stderr, as the CLI does
     dsn = os.environ.get("CASHBACK_PG_DSN") or Settings().pg_dsn
     schema = f"bench_audit_{uuid.uuid4().hex[:8]}"
-    key = chain.key_from_environment()
+    key = chain.development_key()
     with psycopg.connect(dsn, autocommit=True) as conn:
         conn.execute(f'CREATE SCHEMA "{schema}"')
     say(f"schema {schema}; {args.n:,} events")

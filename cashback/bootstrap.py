@@ -53,4 +53,5 @@ def build(
         catalog=catalog or load_catalog(settings.catalog_file),
         clock=clock or SystemClock(),
     )
+    app.recorder.chain_key = settings.audit_key.get_secret_value().encode("utf-8")  # type: ignore[attr-defined]
     return Engine(settings=settings, app=app, read_db=open_read_db(settings))

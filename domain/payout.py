@@ -30,6 +30,10 @@ class PayoutLine:
         }
 
 
+#: ``serials`` of a version 1 result event, which answered for the whole payout.
+ALL_LINES = ["*"]
+
+
 class Payout(Aggregate):
     class Event(Aggregate.Event):
         actor: str
@@ -48,26 +52,40 @@ class Payout(Aggregate):
         total_cents: int
 
     class Confirmed(Event):
-        """Finance paid these lines (all lines when the whole payout is confirmed)."""
+        """Finance paid these lines. class_version 2 added ``serials``; version 1 answered for the
+        whole payout, so an upcast version 1 event answers for every line."""
 
         reference: str
         serials: list[str]
 
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["serials"] = ALL_LINES
+
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Payout)
-            for serial in self.serials:
+            for serial in aggregate.answered_serials(self.serials):
                 aggregate.line_results[serial] = "confirmed"
             aggregate.reference = self.reference
 
     class Failed(Event):
-        """Finance could not pay these lines; their devices become payable again."""
+        """Finance could not pay these lines; their devices become payable again (class_version 2,
+        as Confirmed)."""
 
         reason: str
         serials: list[str]
 
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            state["serials"] = ALL_LINES
+
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, Payout)
-            for serial in self.serials:
+            for serial in aggregate.answered_serials(self.serials):
                 aggregate.line_results[serial] = "failed"
             aggregate.failure = self.reason
 
@@ -171,6 +189,12 @@ class Payout(Aggregate):
         else:
             self.trigger_event(self.Failed, timestamp=at, reason=text, serials=open_now, **by.as_kwargs())
         return open_now
+
+    def answered_serials(self, serials: list[str]) -> list[str]:
+        """The serials a result event answers for (every line for an upcast version 1 event)."""
+        if serials == ALL_LINES:
+            return [line["serial"] for line in self.lines]
+        return serials
 
     def line(self, serial: str) -> dict[str, Any]:
         for line in self.lines:

@@ -13,7 +13,7 @@ from datetime import date, datetime
 from typing import Any
 
 from domain.company import Company
-from domain.payout import Payout
+from domain.payout import ALL_LINES, Payout
 from domain.registration import NEW, DeviceRegistration
 from domain.statuses import Reason, Status
 
@@ -141,22 +141,29 @@ class OverviewProjection:
         return [Change(sql, (str(e.originator_id), e.run_id, e.campaign_id, e.customer_no, e.currency,
                              e.total_cents, len(e.lines), _iso(e.timestamp)))]
 
+    @staticmethod
+    def _answered(serials: list[str], column: str) -> str:
+        """SQL for the new count of answered lines (an upcast version 1 event answers for all)."""
+        return "line_count" if serials == ALL_LINES else f"{column} + {len(serials)}"
+
     _PAYOUT_STATE = (
         "state = CASE WHEN confirmed_lines = line_count THEN 'confirmed'"
         " WHEN failed_lines = line_count THEN 'failed' ELSE 'partially_settled' END"
     )
 
     def _on_Payout_Confirmed(self, e: Payout.Confirmed) -> list[Change]:
-        count = f"UPDATE {self.p}payouts SET confirmed_lines = confirmed_lines + %s, settled_at = %s, reference = %s"
+        count = (f"UPDATE {self.p}payouts SET confirmed_lines = {self._answered(e.serials, 'confirmed_lines')},"
+                 " settled_at = %s, reference = %s")
         return [
-            Change(count + " WHERE payout_id = %s", (len(e.serials), _iso(e.timestamp), e.reference, str(e.originator_id))),
+            Change(count + " WHERE payout_id = %s", (_iso(e.timestamp), e.reference, str(e.originator_id))),
             Change(f"UPDATE {self.p}payouts SET {self._PAYOUT_STATE} WHERE payout_id = %s", (str(e.originator_id),)),
         ]
 
     def _on_Payout_Failed(self, e: Payout.Failed) -> list[Change]:
-        count = f"UPDATE {self.p}payouts SET failed_lines = failed_lines + %s, settled_at = %s, failure = %s"
+        count = (f"UPDATE {self.p}payouts SET failed_lines = {self._answered(e.serials, 'failed_lines')},"
+                 " settled_at = %s, failure = %s")
         return [
-            Change(count + " WHERE payout_id = %s", (len(e.serials), _iso(e.timestamp), e.reason, str(e.originator_id))),
+            Change(count + " WHERE payout_id = %s", (_iso(e.timestamp), e.reason, str(e.originator_id))),
             Change(f"UPDATE {self.p}payouts SET {self._PAYOUT_STATE} WHERE payout_id = %s", (str(e.originator_id),)),
         ]
 
