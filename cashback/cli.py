@@ -17,8 +17,11 @@ from cashback.clock import FixedClock
 from cashback.commands import register_all
 from cashback.logging import configure
 
-app = typer.Typer(help="Cashback status engine: registrations, documents, payouts, audit.",
-                  no_args_is_help=True, pretty_exceptions_enable=False)
+app = typer.Typer(
+    help="Cashback status engine: registrations, documents, payouts, audit.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
 ingest_app = typer.Typer(help="Bring registrations in from files.", no_args_is_help=True)
 template_app = typer.Typer(help="Write templates for installers.", no_args_is_help=True)
 payouts_app = typer.Typer(help="Payouts to finance and their results.", no_args_is_help=True)
@@ -43,9 +46,13 @@ def _version(value: bool) -> None:
 
 @app.callback()
 def main_options(
-    now: Annotated[Optional[str], typer.Option(help="Act as if it were this moment (ISO date or datetime); for replays and demos.")] = None,
+    now: Annotated[
+        Optional[str], typer.Option(help="Act as if it were this moment (ISO date or datetime); for replays and demos.")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="DEBUG, INFO, WARNING.")] = "WARNING",
-    version: Annotated[bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")] = False,
+    version: Annotated[
+        bool, typer.Option("--version", callback=_version, is_eager=True, help="Print the version.")
+    ] = False,
 ) -> None:
     configure(log_level)
     if now:
@@ -61,11 +68,18 @@ def main_options(
 def _progress(label: str, total: int | None = None):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-    return Progress(TextColumn(label), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(),
-                    transient=False, console=__import__("rich.console").console.Console(stderr=True))
+    return Progress(
+        TextColumn(label),
+        BarColumn(),
+        MofNCompleteColumn(),
+        TimeElapsedColumn(),
+        transient=False,
+        console=__import__("rich.console").console.Console(stderr=True),
+    )
 
 
 # --- companies ---------------------------------------------------------------------
+
 
 @app.command()
 def enrol(
@@ -90,8 +104,14 @@ def enrol(
                 fail(str(error))
         elif customer_no and name and email:
             try:
-                enrolments = [Enrolment(customer_no=customer_no, name=name, contact_email=email,
-                                        enrolled_on=enrolled_on or eng.app.today())]
+                enrolments = [
+                    Enrolment(
+                        customer_no=customer_no,
+                        name=name,
+                        contact_email=email,
+                        enrolled_on=enrolled_on or eng.app.today(),
+                    )
+                ]
             except ValidationError as error:
                 fail("; ".join(f"{e['loc'][0]}: {e['msg']}" for e in error.errors()))
         else:
@@ -103,16 +123,20 @@ def enrol(
 
 # --- intake ----------------------------------------------------------------------------
 
+
 @ingest_app.command("feed")
-def ingest_feed(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, one portal record per line.")]) -> None:
+def ingest_feed(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, one portal record per line.")],
+) -> None:
     """Register the devices of a feed file (same records as the portal's Kafka topic)."""
     from cashback.intake import ingest_feed_file
 
     with engine() as eng, _progress("feed") as bar:
         total = sum(1 for _ in file.open("rb"))
         task = bar.add_task("feed", total=total)
-        report = ingest_feed_file(eng.app, file, eng.settings.batch_size,
-                                  progress=lambda n: bar.update(task, completed=n))
+        report = ingest_feed_file(
+            eng.app, file, eng.settings.batch_size, progress=lambda n: bar.update(task, completed=n)
+        )
         bar.update(task, completed=total)
     c = report.counts
     typer.echo(
@@ -129,7 +153,9 @@ def ingest_feed(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False
 
 @ingest_app.command("excel")
 def ingest_excel(
-    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Workbook made from the campaign template.")],
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Workbook made from the campaign template.")
+    ],
     company: Annotated[str, typer.Option(help="Customer number of the installer uploading it.")],
     verdicts: Annotated[Optional[Path], typer.Option(help="Write the verdicts to this .xlsx or .csv file.")] = None,
 ) -> None:
@@ -181,7 +207,9 @@ def register(
     except RequestError as error:
         fail(str(error))
     with engine() as eng:
-        outcome = register_one(eng.app, request, actor=f"cli:{company}", channel=Channel.MANUAL, source=f"cli:{uuid.uuid4()}")
+        outcome = register_one(
+            eng.app, request, actor=f"cli:{company}", channel=Channel.MANUAL, source=f"cli:{uuid.uuid4()}"
+        )
         eng.projector().catch_up()
     if outcome.kind == "not_enrolled":
         fail(f"company {company} is not enrolled in campaign {eng.terms.id}")
@@ -189,6 +217,7 @@ def register(
 
 
 # --- read side -----------------------------------------------------------------------------
+
 
 @app.command()
 def project() -> None:
@@ -216,17 +245,32 @@ def status(
         rows = queries.overview(eng.read_db, eng.terms.id, customer_no, status=status_filter, limit=limit)
         totals = queries.totals(eng.read_db, eng.terms.id, customer_no)
     if output == "json":
-        typer.echo(json.dumps({"company": customer_no, "collected_cents": totals.collected_cents,
-                               "pending_cents": totals.pending_cents, "count_by_status": totals.count_by_status,
-                               "rows": [r.as_dict(lang) for r in rows]}, ensure_ascii=False, indent=2))
+        typer.echo(
+            json.dumps(
+                {
+                    "company": customer_no,
+                    "collected_cents": totals.collected_cents,
+                    "pending_cents": totals.pending_cents,
+                    "count_by_status": totals.count_by_status,
+                    "rows": [r.as_dict(lang) for r in rows],
+                },
+                ensure_ascii=False,
+                indent=2,
+            )
+        )
         return
-    typer.echo(f"company {customer_no}: {totals.count} devices — collected {money(totals.collected_cents)}, "
-               f"pending {money(totals.pending_cents)}")
+    typer.echo(
+        f"company {customer_no}: {totals.count} devices — collected {money(totals.collected_cents)}, "
+        f"pending {money(totals.pending_cents)}"
+    )
     for code, n in sorted(totals.count_by_status.items()):
         typer.echo(f"  {code:<16} {n}")
     for r in rows:
-        typer.echo(f"{r.serial:<14} {r.device_type:<15} {r.status:<16} {money(r.amount_cents):>10}  {r.label(lang)}"
-                   + (f"  [{r.reason_text(lang)}]" if r.reason else "") + (f"  deadline {r.deadline}" if r.deadline else ""))
+        typer.echo(
+            f"{r.serial:<14} {r.device_type:<15} {r.status:<16} {money(r.amount_cents):>10}  {r.label(lang)}"
+            + (f"  [{r.reason_text(lang)}]" if r.reason else "")
+            + (f"  deadline {r.deadline}" if r.deadline else "")
+        )
 
 
 @app.command()
@@ -237,8 +281,10 @@ def stats() -> None:
     with engine() as eng:
         eng.projector().catch_up()
         totals = queries.totals(eng.read_db, eng.terms.id)
-    typer.echo(f"campaign {eng.terms.id}: {totals.count} devices; collected {money(totals.collected_cents)}, "
-               f"pending {money(totals.pending_cents)}")
+    typer.echo(
+        f"campaign {eng.terms.id}: {totals.count} devices; collected {money(totals.collected_cents)}, "
+        f"pending {money(totals.pending_cents)}"
+    )
     for code, n in sorted(totals.count_by_status.items()):
         typer.echo(f"  {code:<16} {n}")
 
@@ -259,7 +305,8 @@ def inspect_dead_letters(limit: int = 20) -> None:
     """Records that could not be read, with where they came from and why."""
     with engine() as eng:
         rows = eng.app.recorder.fetch_all(  # type: ignore[attr-defined]
-            "SELECT source, position, reason FROM cashback_dead_letters ORDER BY received_at LIMIT %s", (limit,))
+            "SELECT source, position, reason FROM cashback_dead_letters ORDER BY received_at LIMIT %s", (limit,)
+        )
         n = eng.app.recorder.fetch_all("SELECT COUNT(*) FROM cashback_dead_letters")[0][0]  # type: ignore[attr-defined]
     typer.echo(f"dead letters: {n}")
     for source, position, reason in rows:
@@ -267,6 +314,7 @@ def inspect_dead_letters(limit: int = 20) -> None:
 
 
 # --- payouts ----------------------------------------------------------------------------------
+
 
 @app.command("payment-run")
 def payment_run(
@@ -291,7 +339,11 @@ def payment_run(
 
 
 @payouts_app.command("confirm")
-def payouts_confirm(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="Payout messages or finance results (JSON Lines).")]) -> None:
+def payouts_confirm(
+    file: Annotated[
+        Path, typer.Argument(exists=True, dir_okay=False, help="Payout messages or finance results (JSON Lines).")
+    ],
+) -> None:
     """Apply finance's answers: a payouts file confirms each payout in it; a results file confirms or fails."""
     from cashback.payments import settle_file
 
@@ -310,11 +362,12 @@ def payouts_list(state: Annotated[Optional[str], typer.Option(help="issued, conf
     with engine() as eng:
         eng.projector().catch_up()
         rows = queries.payouts(eng.read_db, eng.terms.id, state)
-    for payout_id, run_id, customer_no, currency, total, lines, st, issued_at in rows:
+    for payout_id, _run_id, customer_no, _currency, total, lines, st, issued_at in rows:
         typer.echo(f"{payout_id}  {customer_no:<10} {lines:>5} lines {money(int(total)):>14} {st:<10} {issued_at}")
 
 
 # --- workers ----------------------------------------------------------------------------------
+
 
 @worker_app.command("projector")
 def worker_projector() -> None:
@@ -341,14 +394,19 @@ def worker_feed(
     with engine() as eng:
         ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
         worker = FeedWorker(
-            eng.app, feed_consumer(s.kafka_bootstrap, group or s.feed_group, size), s.feed_topic,
+            eng.app,
+            feed_consumer(s.kafka_bootstrap, group or s.feed_group, size),
+            s.feed_topic,
             dead_letter_producer=reliable_producer(s.kafka_bootstrap, "cashback-feed-dlq"),
-            dead_letter_topic=s.feed_dead_letter_topic, batch_size=size,
+            dead_letter_topic=s.feed_dead_letter_topic,
+            batch_size=size,
         )
         stats = worker.run(stop)
-    typer.echo(f"feed worker stopped: {stats.records} records in {stats.batches} batches; "
-               f"registered {stats.registered}, duplicates {stats.duplicates}, parked {stats.parked}, "
-               f"dead-lettered {stats.dead_lettered}")
+    typer.echo(
+        f"feed worker stopped: {stats.records} records in {stats.batches} batches; "
+        f"registered {stats.registered}, duplicates {stats.duplicates}, parked {stats.parked}, "
+        f"dead-lettered {stats.dead_lettered}"
+    )
 
 
 @feed_app.command("status")
@@ -372,7 +430,9 @@ def feed_status() -> None:
 
 
 @feed_app.command("produce")
-def feed_produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines of feed records.")]) -> None:
+def feed_produce(
+    file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines of feed records.")],
+) -> None:
     """Publish a JSON Lines file to the portal topic (key = serial), as the portal would."""
     from adapters.kafka_clients import ensure_topics, reliable_producer
 
@@ -396,6 +456,7 @@ def feed_produce(file: Annotated[Path, typer.Argument(exists=True, dir_okay=Fals
 
 # --- schemas ------------------------------------------------------------------------------------
 
+
 @schemas_app.command("write")
 def schemas_write() -> None:
     """Regenerate the committed JSON Schema files in schemas/."""
@@ -405,8 +466,18 @@ def schemas_write() -> None:
         typer.echo(f"wrote {path}")
 
 
-register_all(app, {"ingest": ingest_app, "template": template_app, "payouts": payouts_app, "worker": worker_app,
-                   "schemas": schemas_app, "inspect": inspect_app, "feed": feed_app})
+register_all(
+    app,
+    {
+        "ingest": ingest_app,
+        "template": template_app,
+        "payouts": payouts_app,
+        "worker": worker_app,
+        "schemas": schemas_app,
+        "inspect": inspect_app,
+        "feed": feed_app,
+    },
+)
 
 
 def main() -> None:

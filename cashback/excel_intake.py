@@ -12,6 +12,7 @@ from domain.decision import RegistrationRequest
 from domain.normalise import normalise_customer_no
 from domain.provenance import Channel, Provenance
 from domain.statuses import reason_text
+from schemas.excel import ExcelRowV1
 
 
 @dataclass
@@ -35,27 +36,32 @@ def ingest_workbook(app: CashbackApp, content: bytes, company: str, actor: str, 
     upload_id = hashlib.sha256(content).hexdigest()[:16]
     rows = read_workbook(content)
     verdicts: dict[int, Verdict] = {}
-    good: list[ParsedRow] = []
+    good: list[tuple[ParsedRow, ExcelRowV1]] = []
     for parsed in rows:
         if parsed.row is None:
-            verdicts[parsed.row_number] = Verdict(parsed.row_number, parsed.serial_text, "ERROR", "INVALID_ROW", parsed.error or "")
+            verdicts[parsed.row_number] = Verdict(
+                parsed.row_number, parsed.serial_text, "ERROR", "INVALID_ROW", parsed.error or ""
+            )
         else:
-            good.append(parsed)
+            good.append((parsed, parsed.row))
     intakes = [
         Intake(
-            RegistrationRequest(serial=p.row.serial, device_type=p.row.device_type,  # type: ignore[union-attr]
-                                installed_on=p.row.installed_on, customer_no=customer_no),  # type: ignore[union-attr]
+            RegistrationRequest(
+                serial=row.serial, device_type=row.device_type, installed_on=row.installed_on, customer_no=customer_no
+            ),
             Provenance(actor=actor, channel=Channel.EXCEL, source=f"excel:{upload_id}:row {p.row_number}"),
         )
-        for p in good
+        for p, row in good
     ]
     if intakes:
         result = app.register_batch(intakes)
-        for parsed, outcome in zip(good, result.outcomes, strict=True):
+        for (parsed, _row), outcome in zip(good, result.outcomes, strict=True):
             status = outcome.status or outcome.kind.upper()
             if outcome.kind == "duplicate":
                 message = "déjà enregistré" if language == "fr" else "already registered"
             else:
                 message = reason_text(outcome.reason, language) if outcome.status == "REJECTED" else ""
-            verdicts[parsed.row_number] = Verdict(parsed.row_number, outcome.serial, status, outcome.reason or "", message)
+            verdicts[parsed.row_number] = Verdict(
+                parsed.row_number, outcome.serial, status, outcome.reason or "", message
+            )
     return WorkbookResult(upload_id, [verdicts[n] for n in sorted(verdicts)])

@@ -76,7 +76,9 @@ def ingest_feed_file(
             dead.append(DeadLetterRow(source, str(number), parsed.reason, raw, app.now()))
             log.info("feed_dead_letter", source=source, line=number, reason=parsed.reason)
         else:
-            by = Provenance(actor=f"portal:{parsed.customer_no}", channel=Channel.FEED, source=f"{source}:line {number}")
+            by = Provenance(
+                actor=f"portal:{parsed.customer_no}", channel=Channel.FEED, source=f"{source}:line {number}"
+            )
             intakes.append(Intake(parsed, by, park_unknown_company=True, payload=raw.decode("utf-8", "replace")))
         if len(intakes) + len(dead) >= batch_size:
             flush()

@@ -33,8 +33,14 @@ def run_payment(engine: Engine, as_of: str | None = None) -> list[Payout]:
     by = Provenance(actor="payment-run", channel=Channel.SYSTEM, source=run_id)
     payouts = engine.app.payment_run(candidates, run_id, by)
     for payout in payouts:
-        log.info("payout_issued", payout_id=str(payout.id), company=payout.customer_no,
-                 lines=len(payout.lines), total_cents=payout.total_cents, run_id=run_id)
+        log.info(
+            "payout_issued",
+            payout_id=str(payout.id),
+            company=payout.customer_no,
+            lines=len(payout.lines),
+            total_cents=payout.total_cents,
+            run_id=run_id,
+        )
     engine.projector().catch_up()
     return payouts
 
@@ -49,16 +55,19 @@ def payout_message(payout: Payout) -> PayoutV1:
         customer_no=payout.customer_no,
         currency=payout.currency,
         total_cents=payout.total_cents,
-        lines=[PayoutLineV1(serial=line["serial"], device_type=line["device_type"], amount_cents=line["amount_cents"])
-               for line in payout.lines],
+        lines=[
+            PayoutLineV1(serial=line["serial"], device_type=line["device_type"], amount_cents=line["amount_cents"])
+            for line in payout.lines
+        ],
         issued_at=payout.created_on,
     )
 
 
 def settle(engine: Engine, result: PayoutResultV1, source: str) -> Literal["applied", "repeat", "unknown"]:
     by = Provenance(actor="finance", channel=Channel.FINANCE, source=source)
-    outcome = engine.app.settle_payout(result.payout_id, result.result, by, reference=result.reference,
-                                       reason=result.reason, serials=result.serials)
+    outcome = engine.app.settle_payout(
+        result.payout_id, result.result, by, reference=result.reference, reason=result.reason, serials=result.serials
+    )
     log.info("payout_result", payout_id=str(result.payout_id), result=result.result, outcome=outcome, source=source)
     return outcome
 
@@ -72,7 +81,9 @@ def settle_file(engine: Engine, path: Path) -> dict[str, int]:
             data = json.loads(line)
             if data.get("message_type") == "payout":
                 payout = PayoutV1.model_validate(data)
-                result = PayoutResultV1(payout_id=payout.payout_id, result="confirmed", reference=f"{path.name}:{number}")
+                result = PayoutResultV1(
+                    payout_id=payout.payout_id, result="confirmed", reference=f"{path.name}:{number}"
+                )
             else:
                 result = PayoutResultV1.model_validate(data)
         except (json.JSONDecodeError, ValidationError, AttributeError) as error:

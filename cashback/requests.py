@@ -34,4 +34,6 @@ def build_request(*, serial: str, device_type: str, installed_on: str | date, cu
     if not customer:
         raise RequestError("customer_no: is empty")
     day = installed_on if isinstance(installed_on, date) else parse_date(installed_on)
-    return RegistrationRequest(serial=normalised_serial, device_type=normalised_type, installed_on=day, customer_no=customer)
+    return RegistrationRequest(
+        serial=normalised_serial, device_type=normalised_type, installed_on=day, customer_no=customer
+    )

@@ -3,9 +3,9 @@
 from __future__ import annotations
 
 from datetime import date
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, EmailStr, Field, field_validator
-from typing import Annotated
 
 from domain.normalise import normalise_customer_no
 

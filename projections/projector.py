@@ -84,7 +84,7 @@ class Projector:
             try:
                 if self.run_once() == 0:
                     stop.wait(idle_sleep)
-            except Exception as error:  # noqa: BLE001 - a worker must survive a database restart
+            except Exception as error:
                 log.warning("projector_retry", error=str(error))
                 stop.wait(1.0)
         log.info("projector_stopped", projection=self.tracking_name, position=self.position())

@@ -1,6 +1,6 @@
 """Generate the realistic example inputs in examples/ (deterministic: same seed, same files).
 
-    python scripts/make_examples.py [--devices 30000] [--feed 20000]
+python scripts/make_examples.py [--devices 30000] [--feed 20000]
 """
 
 from __future__ import annotations
@@ -28,7 +28,9 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
     for i in range(60):
         customer_no = f"{100000 + i * 37}"
         name = f"{rng.choice(FIRST_NAMES)} {rng.choice(CITIES)} SARL {i}"
-        companies.append((customer_no, name, f"contact{i}@installateur{i}.example", date(2026, 2, 1) + timedelta(days=i)))
+        companies.append(
+            (customer_no, name, f"contact{i}@installateur{i}.example", date(2026, 2, 1) + timedelta(days=i))
+        )
     with (EXAMPLES / "companies.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["customer_no", "name", "contact_email", "enrolled_on"])
@@ -58,8 +60,12 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
         installed = max(produced, date(2026, 3, 1)) + timedelta(days=rng.randint(0, 200))
         installed = min(installed, date(2026, 11, 30))
         record = {
-            "schema_version": 1, "serial": serial, "device_type": dtype, "customer_no": company[0],
-            "installed_on": installed.isoformat(), "plant_id": f"PLANT-{rng.randint(1, 999999):06d}",
+            "schema_version": 1,
+            "serial": serial,
+            "device_type": dtype,
+            "customer_no": company[0],
+            "installed_on": installed.isoformat(),
+            "plant_id": f"PLANT-{rng.randint(1, 999999):06d}",
             "reported_at": "2026-12-01T02:00:00+00:00",
         }
         roll = rng.random()
@@ -73,9 +79,16 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
             record["serial"] = f"{serial[:3]} {serial[3:6]}-{serial[6:]}"  # blanks and dashes
             record["device_type"] = dtype.replace(".", ". ", 1).lower()
         if rng.random() < 0.008:
-            lines.append(rng.choice(['{"schema_version": 1, "serial": ', "not json at all",
-                                     json.dumps({**record, "schema_version": 7}),
-                                     json.dumps({k: v for k, v in record.items() if k != "customer_no"})]))
+            lines.append(
+                rng.choice(
+                    [
+                        '{"schema_version": 1, "serial": ',
+                        "not json at all",
+                        json.dumps({**record, "schema_version": 7}),
+                        json.dumps({k: v for k, v in record.items() if k != "customer_no"}),
+                    ]
+                )
+            )
             continue
         lines.append(json.dumps(record, ensure_ascii=False))
         if rng.random() < 0.01:  # the portal republishes the same device the next day
@@ -99,7 +112,9 @@ def make_workbook(devices: list[tuple[str, str, date, str]], rng: random.Random)
     for i, (serial, dtype, produced, _) in enumerate(devices[:30]):
         installed = max(produced, date(2026, 3, 1)) + timedelta(days=rng.randint(0, 150))
         serial_cell: object = int(serial) if i % 3 == 0 else f" {serial[:4]} {serial[4:]} "
-        date_cell: object = datetime(installed.year, installed.month, installed.day) if i % 2 else installed.strftime("%d/%m/%Y")
+        date_cell: object = (
+            datetime(installed.year, installed.month, installed.day) if i % 2 else installed.strftime("%d/%m/%Y")
+        )
         ws.append([serial_cell, dtype, date_cell, f"Chantier {i + 1}"])
         if i == 10:
             ws.append([None, None, None, None])  # a blank row in the middle

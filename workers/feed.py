@@ -115,7 +115,9 @@ class FeedWorker:
         if not fresh:
             return
         intakes, dead = self._read(fresh)
-        trackings = [Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset) for tp, records in fresh.items()]
+        trackings = [
+            Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset) for tp, records in fresh.items()
+        ]
         self._send_dead_letters(dead)
         try:
             result = self._with_retry(lambda: self.app.register_batch(intakes, trackings=trackings, dead_letters=dead))
@@ -128,8 +130,13 @@ class FeedWorker:
         self._account(result.outcomes, len(dead), sum(len(r) for r in fresh.values()))
         self._commit_informational(fresh)
         for tp, records in fresh.items():
-            log.info("feed_batch_committed", topic=tp.topic, partition=tp.partition,
-                     first_offset=records[0].offset, last_offset=records[-1].offset)
+            log.info(
+                "feed_batch_committed",
+                topic=tp.topic,
+                partition=tp.partition,
+                first_offset=records[0].offset,
+                last_offset=records[-1].offset,
+            )
         if self.on_batch:
             self.on_batch(self.stats)
 
@@ -142,14 +149,29 @@ class FeedWorker:
                 ref = f"kafka:{tp.topic}/{tp.partition}/{record.offset}"
                 parsed = parse_feed_record(record.value)
                 if isinstance(parsed, BadRecord):
-                    dead.append(DeadLetterRow(f"kafka:{tp.topic}", f"{tp.partition}/{record.offset}",
-                                              parsed.reason, record.value or b"", now))
-                    log.warning("feed_dead_letter", topic=tp.topic, partition=tp.partition,
-                                offset=record.offset, reason=parsed.reason)
+                    dead.append(
+                        DeadLetterRow(
+                            f"kafka:{tp.topic}",
+                            f"{tp.partition}/{record.offset}",
+                            parsed.reason,
+                            record.value or b"",
+                            now,
+                        )
+                    )
+                    log.warning(
+                        "feed_dead_letter",
+                        topic=tp.topic,
+                        partition=tp.partition,
+                        offset=record.offset,
+                        reason=parsed.reason,
+                    )
                     continue
                 by = Provenance(actor=f"portal:{parsed.customer_no}", channel=Channel.FEED, source=ref)
-                intakes.append(Intake(parsed, by, park_unknown_company=True,
-                                      payload=(record.value or b"").decode("utf-8", "replace")))
+                intakes.append(
+                    Intake(
+                        parsed, by, park_unknown_company=True, payload=(record.value or b"").decode("utf-8", "replace")
+                    )
+                )
         return intakes, dead
 
     def _send_dead_letters(self, dead: Sequence[DeadLetterRow]) -> None:
@@ -157,9 +179,16 @@ class FeedWorker:
             return
         for row in dead:
             partition, offset = row.position.split("/")
-            self.dlq.send(self.dlq_topic, value=row.payload, headers=[
-                ("reason", row.reason.encode()), ("source_topic", self.topic.encode()),
-                ("source_partition", partition.encode()), ("source_offset", offset.encode())])
+            self.dlq.send(
+                self.dlq_topic,
+                value=row.payload,
+                headers=[
+                    ("reason", row.reason.encode()),
+                    ("source_topic", self.topic.encode()),
+                    ("source_partition", partition.encode()),
+                    ("source_offset", offset.encode()),
+                ],
+            )
         self.dlq.flush(timeout=30)
 
     def _account(self, outcomes: Sequence[Any], dead: int, records: int) -> None:
@@ -175,8 +204,10 @@ class FeedWorker:
 
     def _commit_informational(self, fresh: Mapping[TopicPartition, Sequence[Any]]) -> None:
         try:
-            self.consumer.commit({tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in fresh.items()})
-        except Exception as error:  # noqa: BLE001 - informational only; the database holds the truth
+            self.consumer.commit(
+                {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in fresh.items()}
+            )
+        except Exception as error:
             log.info("feed_kafka_commit_skipped", error=str(error))
 
     def _with_retry(self, fn: Callable[[], Any]) -> Any:
@@ -185,8 +216,11 @@ class FeedWorker:
             wait=wait_exponential(multiplier=0.2, max=5),
             stop=stop_after_delay(self.retry_for_seconds),
             reraise=True,
-            before_sleep=lambda rs: log.warning("feed_database_retry", attempt=rs.attempt_number,
-                                                error=str(rs.outcome.exception()) if rs.outcome else ""),
+            before_sleep=lambda rs: log.warning(
+                "feed_database_retry",
+                attempt=rs.attempt_number,
+                error=str(rs.outcome.exception()) if rs.outcome else "",
+            ),
         ):
             with attempt:
                 return fn()

@@ -18,7 +18,9 @@ def stored_offsets(app: Any, topic: str) -> dict[int, int]:
     return {int(name.rsplit(":", 1)[1]): pos for name, pos in app.recorder.trackings(prefix).items()}
 
 
-def seek_to_stored(consumer: KafkaConsumer, partitions: Sequence[TopicPartition], stored: dict[int, int]) -> dict[int, int]:
+def seek_to_stored(
+    consumer: KafkaConsumer, partitions: Sequence[TopicPartition], stored: dict[int, int]
+) -> dict[int, int]:
     """Seek each partition to the stored offset + 1 (or the beginning); returns the positions."""
     positions = {}
     for tp in partitions:

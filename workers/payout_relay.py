@@ -10,6 +10,7 @@ finance de-duplicates on them. A Kafka outage delays payouts, loses none.
 
 from __future__ import annotations
 
+import contextlib
 import threading
 import uuid
 from typing import Any
@@ -39,15 +40,18 @@ def message_from_event(event: Any) -> PayoutV1:
         customer_no=event.customer_no,
         currency=event.currency,
         total_cents=event.total_cents,
-        lines=[PayoutLineV1(serial=line["serial"], device_type=line["device_type"], amount_cents=line["amount_cents"])
-               for line in event.lines],
+        lines=[
+            PayoutLineV1(serial=line["serial"], device_type=line["device_type"], amount_cents=line["amount_cents"])
+            for line in event.lines
+        ],
         issued_at=event.timestamp,
     )
 
 
 class PayoutRelay:
-    def __init__(self, app: Any, db: ProjectionDB, producer: Any, topic: str, batch_size: int = 500,
-                 send_timeout: float = 30.0) -> None:
+    def __init__(
+        self, app: Any, db: ProjectionDB, producer: Any, topic: str, batch_size: int = 500, send_timeout: float = 30.0
+    ) -> None:
         """``producer`` is a KafkaProducer, or a callable making one (called again after a failure),
         so the relay can start while Kafka is down."""
         self.app = app
@@ -59,7 +63,9 @@ class PayoutRelay:
         self.send_timeout = send_timeout
         self.published = 0
         with self.db.transaction() as cur:
-            cur.execute("CREATE TABLE IF NOT EXISTS projection_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)")
+            cur.execute(
+                "CREATE TABLE IF NOT EXISTS projection_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
+            )
 
     def position(self) -> int:
         rows = self.db.query("SELECT position FROM projection_tracking WHERE name = %s", (TRACKING_NAME,))
@@ -88,18 +94,27 @@ class PayoutRelay:
             self.producer = self._producer_factory()
         futures = []
         for message in messages:
-            futures.append(self.producer.send(
-                self.topic,
-                key=message.customer_no.encode(),
-                value=message.model_dump_json().encode(),
-                headers=[("event_id", str(message.event_id).encode()), ("schema", b"payout.v1")],
-            ))
+            futures.append(
+                self.producer.send(
+                    self.topic,
+                    key=message.customer_no.encode(),
+                    value=message.model_dump_json().encode(),
+                    headers=[("event_id", str(message.event_id).encode()), ("schema", b"payout.v1")],
+                )
+            )
         self.producer.flush(timeout=self.send_timeout)
         for message, future in zip(messages, futures, strict=True):
             metadata = future.get(timeout=self.send_timeout)  # raises when Kafka did not acknowledge
-            log.info("payout_published", payout_id=str(message.payout_id), event_id=str(message.event_id),
-                     company=message.customer_no, total_cents=message.total_cents, topic=metadata.topic,
-                     partition=metadata.partition, offset=metadata.offset)
+            log.info(
+                "payout_published",
+                payout_id=str(message.payout_id),
+                event_id=str(message.event_id),
+                company=message.customer_no,
+                total_cents=message.total_cents,
+                topic=metadata.topic,
+                partition=metadata.partition,
+                offset=metadata.offset,
+            )
 
     def _save_position(self, expected: int, new: int) -> None:
         with self.db.transaction() as cur:
@@ -118,7 +133,7 @@ class PayoutRelay:
                 if self.run_once() == 0:
                     stop.wait(idle_sleep)
                 backoff = 0.5
-            except Exception as error:  # noqa: BLE001 - Kafka or the database is away: wait and retry the same slice
+            except Exception as error:
                 log.warning("payout_relay_retry", error=str(error), backoff=backoff)
                 self._drop_producer()
                 stop.wait(backoff)
@@ -130,8 +145,6 @@ class PayoutRelay:
     def _drop_producer(self) -> None:
         """After a failure, make a fresh producer next time (only when we own the factory)."""
         if self._producer_factory is not None and self.producer is not None:
-            try:
+            with contextlib.suppress(Exception):
                 self.producer.close(timeout=1)
-            except Exception:  # noqa: BLE001 - closing a broken client
-                pass
             self.producer = None

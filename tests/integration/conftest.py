@@ -16,7 +16,7 @@ import time
 import uuid
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Any
 
@@ -188,4 +188,4 @@ def world(tmp_path: Path, pg_dsn: str, kafka_bootstrap: str) -> Iterator[World]:
 
 
 def today() -> date:
-    return datetime.fromisoformat(NOW).astimezone(timezone.utc).date()
+    return datetime.fromisoformat(NOW).astimezone(UTC).date()

@@ -21,8 +21,9 @@ def _feed(world: World, n: int, start: int = 0) -> list[dict]:
 
 
 def _stored_total(world: World) -> int:
-    rows = world.sql("SELECT notification_id FROM cashback_tracking WHERE application_name LIKE %s",
-                     (f"kafka:{world.topic}:%",))
+    rows = world.sql(
+        "SELECT notification_id FROM cashback_tracking WHERE application_name LIKE %s", (f"kafka:{world.topic}:%",)
+    )
     return sum(r[0] + 1 for r in rows)
 
 
@@ -32,7 +33,11 @@ def _caught_up(world: World, produced: int) -> bool:
 
 def test_a_record_from_a_plain_kafka_client_shows_in_the_overview(world: World) -> None:
     serial = world.serials[0]
-    record = {**world.record(serial, COMPANIES[0]), "serial": f" {serial[:4]}-{serial[4:]} ", "device_type": "sb5.0-1av-41"}
+    record = {
+        **world.record(serial, COMPANIES[0]),
+        "serial": f" {serial[:4]}-{serial[4:]} ",
+        "device_type": "sb5.0-1av-41",
+    }
     world.produce([record], keys=[serial])
     world.start_worker("worker", "feed", "--batch-size", "100")
     world.wait_for(lambda: _caught_up(world, 1), what="the record to be consumed")
@@ -136,11 +141,18 @@ def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World
     reasons = [r[0] for r in world.sql("SELECT reason FROM cashback_dead_letters")]
     assert len(reasons) == 7
     joined = " | ".join(reasons)
-    for expected in ("bad JSON", "unknown schema_version 9", "customer_no", "installed_on", "expected a JSON object",
-                     "oversize"):
+    for expected in (
+        "bad JSON",
+        "unknown schema_version 9",
+        "customer_no",
+        "installed_on",
+        "expected a JSON object",
+        "oversize",
+    ):
         assert expected in joined
-    consumer = KafkaConsumer(world.topic + ".dlq", bootstrap_servers=world.bootstrap, auto_offset_reset="earliest",
-                             consumer_timeout_ms=5000)
+    consumer = KafkaConsumer(
+        world.topic + ".dlq", bootstrap_servers=world.bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
     dlq = list(consumer)
     consumer.close()
     assert len(dlq) >= 7

@@ -22,7 +22,9 @@ pytestmark = pytest.mark.integration
 def _register(world: World, n: int) -> list[str]:
     path = world.tmp / "feed.jsonl"
     serials = world.serials[:n]
-    path.write_text("\n".join(json.dumps(world.record(s, COMPANIES[i % len(COMPANIES)])) for i, s in enumerate(serials)))
+    path.write_text(
+        "\n".join(json.dumps(world.record(s, COMPANIES[i % len(COMPANIES)])) for i, s in enumerate(serials))
+    )
     world.cli("ingest", "feed", str(path))
     return serials
 
@@ -33,8 +35,12 @@ def _events(world: World, kind: str) -> list[dict]:
 
 
 def _payouts_on_topic(world: World) -> list[tuple[dict, dict]]:
-    consumer = KafkaConsumer(world.env["CASHBACK_PAYOUT_TOPIC"], bootstrap_servers=world.bootstrap,
-                             auto_offset_reset="earliest", consumer_timeout_ms=4000)
+    consumer = KafkaConsumer(
+        world.env["CASHBACK_PAYOUT_TOPIC"],
+        bootstrap_servers=world.bootstrap,
+        auto_offset_reset="earliest",
+        consumer_timeout_ms=4000,
+    )
     messages = [(json.loads(m.value), {k: v.decode() for k, v in m.headers}) for m in consumer]
     consumer.close()
     return messages
@@ -58,8 +64,9 @@ def _result(payout_id: str, result: str = "confirmed", **extra: object) -> dict:
 def test_two_payment_runs_at_the_same_moment_never_pay_a_device_twice(world: World) -> None:
     serials = _register(world, 3000)
     cmd = [sys.executable, "-m", "cashback.cli", "--now", NOW, "payment-run"]
-    runs = [subprocess.Popen(cmd, env=world.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
-            for _ in range(2)]
+    runs = [
+        subprocess.Popen(cmd, env=world.env, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE) for _ in range(2)
+    ]
     outputs = [r.communicate(timeout=300) for r in runs]
     assert all(r.returncode == 0 for r in runs), outputs
     added = _events(world, "DeviceRegistration.AddedToPayout")
@@ -83,10 +90,26 @@ def test_a_device_goes_from_payment_pending_to_paid_through_kafka(world: World) 
         assert headers["event_id"] == payout["event_id"]
         assert payout["currency"] == "EUR" and payout["total_cents"] == sum(x["amount_cents"] for x in payout["lines"])
     finance = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "finance_consumer.py"), "--bootstrap", world.bootstrap,
-         "--payouts-topic", world.env["CASHBACK_PAYOUT_TOPIC"], "--results-topic", world.env["CASHBACK_RESULTS_TOPIC"],
-         "--seen", str(world.tmp / "seen.json"), "--confirm", "--idle-ms", "3000"],
-        capture_output=True, text=True, timeout=120, check=True)
+        [
+            sys.executable,
+            str(ROOT / "examples" / "finance_consumer.py"),
+            "--bootstrap",
+            world.bootstrap,
+            "--payouts-topic",
+            world.env["CASHBACK_PAYOUT_TOPIC"],
+            "--results-topic",
+            world.env["CASHBACK_RESULTS_TOPIC"],
+            "--seen",
+            str(world.tmp / "seen.json"),
+            "--confirm",
+            "--idle-ms",
+            "3000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert "payouts: 4 new" in finance.stdout and "confirmed: 4 payouts" in finance.stdout
     world.start_worker("worker", "finance-results", name="results")
     world.wait_for(lambda: len(_events(world, "DeviceRegistration.Paid")) == len(serials), what="devices paid")
@@ -94,10 +117,27 @@ def test_a_device_goes_from_payment_pending_to_paid_through_kafka(world: World) 
     assert {r["status"] for r in status["rows"]} == {"PAID"}
     assert status["rows"][0]["label"] == "Appareil enregistré – paiement effectué"
     again = subprocess.run(
-        [sys.executable, str(ROOT / "examples" / "finance_consumer.py"), "--bootstrap", world.bootstrap,
-         "--payouts-topic", world.env["CASHBACK_PAYOUT_TOPIC"], "--results-topic", world.env["CASHBACK_RESULTS_TOPIC"],
-         "--seen", str(world.tmp / "seen.json"), "--group", "finance-replay", "--idle-ms", "3000"],
-        capture_output=True, text=True, timeout=120, check=True)
+        [
+            sys.executable,
+            str(ROOT / "examples" / "finance_consumer.py"),
+            "--bootstrap",
+            world.bootstrap,
+            "--payouts-topic",
+            world.env["CASHBACK_PAYOUT_TOPIC"],
+            "--results-topic",
+            world.env["CASHBACK_RESULTS_TOPIC"],
+            "--seen",
+            str(world.tmp / "seen.json"),
+            "--group",
+            "finance-replay",
+            "--idle-ms",
+            "3000",
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=True,
+    )
     assert "payouts: 0 new, 4 repeats skipped" in again.stdout
 
 
@@ -106,18 +146,28 @@ def test_failed_payout_returns_devices_to_the_queue_and_repeats_change_no_money(
     world.cli("payment-run")
     issued = _events(world, "Payout.Issued")
     failed, confirmed = issued[0], issued[1]
-    _publish_results(world, [
-        _result(failed["originator_id"], "failed", reason="IBAN invalide"),
-        _result(confirmed["originator_id"]),
-        _result(confirmed["originator_id"]),  # a second confirmation
-        _result("00000000-0000-0000-0000-000000000001"),  # an unknown payout
-        {"schema_version": 1, "garbage": True},
-    ])
+    _publish_results(
+        world,
+        [
+            _result(failed["originator_id"], "failed", reason="IBAN invalide"),
+            _result(confirmed["originator_id"]),
+            _result(confirmed["originator_id"]),  # a second confirmation
+            _result("00000000-0000-0000-0000-000000000001"),  # an unknown payout
+            {"schema_version": 1, "garbage": True},
+        ],
+    )
     world.start_worker("worker", "finance-results", name="results")
     topic = world.env["CASHBACK_RESULTS_TOPIC"]
-    world.wait_for(lambda: world.sql("SELECT COALESCE(SUM(notification_id + 1), 0) FROM cashback_tracking"
-                                     " WHERE application_name LIKE %s", (f"kafka:{topic}:%",))[0][0] == 5,
-                   what="all five results")
+    world.wait_for(
+        lambda: (
+            world.sql(
+                "SELECT COALESCE(SUM(notification_id + 1), 0) FROM cashback_tracking WHERE application_name LIKE %s",
+                (f"kafka:{topic}:%",),
+            )[0][0]
+            == 5
+        ),
+        what="all five results",
+    )
     assert len(_events(world, "DeviceRegistration.Paid")) == len(confirmed["lines"])
     assert len(_events(world, "DeviceRegistration.PayoutFailed")) == len(failed["lines"])
     assert len(_events(world, "Payout.ResultIgnored")) == 1
@@ -152,8 +202,12 @@ def test_kill_9_of_the_relay_and_of_the_results_worker_changes_no_outcome(world:
         assert by_event[payout["event_id"]] == payout
     assert len(by_event) == len(issued)
     _publish_results(world, [_result(pid) for pid in sorted(issued)] * 2)  # finance even answers twice
-    _kill_randomly(world, ("worker", "finance-results"), "results",
-                   lambda: len(_events(world, "DeviceRegistration.Paid")) == len(serials))
+    _kill_randomly(
+        world,
+        ("worker", "finance-results"),
+        "results",
+        lambda: len(_events(world, "DeviceRegistration.Paid")) == len(serials),
+    )
     world.wait_for(lambda: len(_events(world, "DeviceRegistration.Paid")) == len(serials), what="every device paid")
     time.sleep(2)
     paid = Counter(e["originator_id"] for e in _events(world, "DeviceRegistration.Paid"))
@@ -167,10 +221,16 @@ def test_a_kafka_outage_delays_payouts_and_loses_none(world: World) -> None:
     try:
         world.cli("payment-run")  # the payment run needs the database only
         world.start_worker("worker", "payouts", name="relay")
-        world.wait_for(lambda: "payout_relay_retry" in Path(world.tmp / "relay-0.log").read_text(), timeout=60,
-                       what="the relay to notice the outage and wait")
+        world.wait_for(
+            lambda: "payout_relay_retry" in Path(world.tmp / "relay-0.log").read_text(),
+            timeout=60,
+            what="the relay to notice the outage and wait",
+        )
     finally:
         subprocess.run([services, "kafka-start"], check=True, timeout=180)
     issued = {e["originator_id"] for e in _events(world, "Payout.Issued")}
-    world.wait_for(lambda: {p["payout_id"] for p, _ in _payouts_on_topic(world)} == issued, timeout=180,
-                   what="the relay to deliver after the outage")
+    world.wait_for(
+        lambda: {p["payout_id"] for p, _ in _payouts_on_topic(world)} == issued,
+        timeout=180,
+        what="the relay to deliver after the outage",
+    )

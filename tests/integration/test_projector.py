@@ -14,13 +14,14 @@ pytestmark = pytest.mark.integration
 
 def _ingest(world: World, start: int, n: int) -> None:
     path = world.tmp / f"feed-{start}.jsonl"
-    path.write_text("\n".join(json.dumps(world.record(world.serials[i], COMPANIES[i % 4])) for i in range(start, start + n)))
+    path.write_text(
+        "\n".join(json.dumps(world.record(world.serials[i], COMPANIES[i % 4])) for i in range(start, start + n))
+    )
     world.cli("ingest", "feed", str(path))
 
 
 def _rows(world: World) -> int:
-    return world.sql("SELECT COUNT(*) FROM overview")[0][0] if world.sql(
-        "SELECT to_regclass('overview')")[0][0] else 0
+    return world.sql("SELECT COUNT(*) FROM overview")[0][0] if world.sql("SELECT to_regclass('overview')")[0][0] else 0
 
 
 def _position(world: World) -> int:
