@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import lru_cache
 
 _BLANKS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+")
 _SERIAL_SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff\-\u2010\u2011\u2012\u2013\u2014_/.]+")
@@ -50,7 +51,12 @@ def normalise_device_type(raw: object) -> str:
     """Canonical device type: upper case, no blanks, unicode dashes as '-'."""
     if raw is None:
         return ""
-    text = unicodedata.normalize("NFKC", str(raw))
+    return _normalise_type_text(str(raw))
+
+
+@lru_cache(maxsize=4096)  # a campaign has a few dozen types, typed a few hundred ways
+def _normalise_type_text(raw: str) -> str:
+    text = unicodedata.normalize("NFKC", raw)
     text = _DASHES.sub("-", text)
     return _BLANKS.sub("", text).upper()
 

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from datetime import date
 from enum import StrEnum
+from functools import cached_property
 from typing import Annotated
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
@@ -107,11 +108,11 @@ class CampaignTerms(BaseModel):
         return self
 
     def eligible(self, device_type: str) -> EligibleType | None:
-        wanted = normalise_device_type(device_type)
-        for eligible in self.eligible_types:
-            if eligible.device_type == wanted:
-                return eligible
-        return None
+        return self._by_type.get(normalise_device_type(device_type))
+
+    @cached_property
+    def _by_type(self) -> dict[str, EligibleType]:
+        return {eligible.device_type: eligible for eligible in self.eligible_types}
 
     def amount_for(self, device_type: str) -> int | None:
         eligible = self.eligible(device_type)
