@@ -5,7 +5,7 @@ from __future__ import annotations
 import json
 import sys
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, date, datetime
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -321,21 +321,59 @@ def payment_run(
     as_of: Annotated[Optional[str], typer.Option(help="Pay devices payable before the end of this date (ISO).")] = None,
     out: Annotated[Optional[Path], typer.Option(help="Write the payout messages (JSON Lines) here.")] = None,
 ) -> None:
-    """Turn PAYMENT_PENDING devices into one payout per company."""
-    from cashback.payments import run_payment
+    """Turn PAYMENT_PENDING devices into one payout per company.
 
+    On Kafka deployments `cashback worker payouts` publishes the payouts; without Kafka, `--out`
+    (or later `cashback payouts export`) writes the messages for finance."""
+    from cashback.payments import payout_message, run_payment
+
+    if as_of:
+        try:
+            date.fromisoformat(as_of)
+        except ValueError:
+            fail(f"--as-of {as_of!r} is not a date (YYYY-MM-DD)")
+    handle = None
+    if out:
+        try:  # before the run: a file that cannot be written must not leave payouts without messages
+            handle = out.open("a", encoding="utf-8")
+        except OSError as error:
+            fail(f"--out {out}: cannot write there ({error.strerror}); no payment run was made")
     with engine() as eng:
         payouts = run_payment(eng, as_of=as_of)
-        if out and payouts:
-            from cashback.payments import payout_message
-
-            with out.open("a", encoding="utf-8") as handle:
+        if handle is not None:
+            with handle:
                 for payout in payouts:
                     handle.write(payout_message(payout).model_dump_json() + "\n")
     total = sum(p.total_cents for p in payouts)
     typer.echo(f"payouts issued: {len(payouts)}, devices: {sum(len(p.lines) for p in payouts)}, total {money(total)}")
     if out and payouts:
         typer.echo(f"payout messages appended to {out}")
+
+
+@payouts_app.command("export")
+def payouts_export(
+    out: Annotated[Path, typer.Argument(help="JSON Lines file of payout messages (overwritten).")],
+    state: Annotated[str, typer.Option(help="issued, confirmed, failed, partially_settled or all.")] = "issued",
+) -> None:
+    """Write the payout messages of payouts in a state (default: issued, i.e. still unanswered) for finance."""
+    from uuid import UUID
+
+    from cashback.payments import payout_message
+    from projections import queries
+
+    states = ("issued", "confirmed", "failed", "partially_settled", "all")
+    if state not in states:
+        fail(f"--state must be one of {', '.join(states)}")
+    with engine() as eng:
+        eng.projector().catch_up()
+        rows = queries.payouts(eng.read_db, eng.terms.id, None if state == "all" else state)
+        try:
+            with out.open("w", encoding="utf-8") as handle:
+                for row in rows:
+                    handle.write(payout_message(eng.app.repository.get(UUID(str(row[0])))).model_dump_json() + "\n")
+        except OSError as error:
+            fail(f"{out}: cannot write there ({error.strerror})")
+    typer.echo(f"{len(rows)} payout messages written to {out}")
 
 
 @payouts_app.command("confirm")
@@ -355,9 +393,14 @@ def payouts_confirm(
 
 
 @payouts_app.command("list")
-def payouts_list(state: Annotated[Optional[str], typer.Option(help="issued, confirmed or failed")] = None) -> None:
+def payouts_list(
+    state: Annotated[Optional[str], typer.Option(help="issued, confirmed, failed or partially_settled")] = None,
+) -> None:
     """Payouts with their state and totals."""
     from projections import queries
+
+    if state and state not in ("issued", "confirmed", "failed", "partially_settled"):
+        fail("--state must be one of issued, confirmed, failed, partially_settled")
 
     with engine() as eng:
         eng.projector().catch_up()
