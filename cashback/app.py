@@ -239,7 +239,9 @@ class CashbackApp(Application[UUID]):
                     outcomes.append(Outcome("not_enrolled", request.serial, reason=str(Reason.COMPANY_NOT_ENROLLED)))
                 continue
             existing = touched.get(rid)
-            if existing is not None:
+            if existing is not None and not existing.may_reregister(
+                request.customer_no, request.device_type, request.installed_on
+            ):
                 outcomes.append(self._existing(existing, request, item.by, at, changed))
                 continue
             decision = decide(request, self.catalog.lookup(request.serial), self.terms, enrolment, today)
@@ -248,6 +250,16 @@ class CashbackApp(Application[UUID]):
                 if decision.status is Status.DOCS_REQUIRED
                 else None
             )
+            if existing is not None:  # its rejection was caused by the request: decide the new one
+                if decision.status is Status.REJECTED:  # rejected again: the first record keeps the serial
+                    outcomes.append(self._existing(existing, request, item.by, at, changed))
+                    continue
+                existing.reregister(customer_no=request.customer_no, device_type=request.device_type,
+                                    installed_on=request.installed_on, decision=decision, deadline=deadline,
+                                    by=item.by, at=at)
+                changed[rid] = existing
+                outcomes.append(self._registered(request.serial, decision))
+                continue
             registration = DeviceRegistration.register(
                 campaign_id=self.terms.id,
                 serial=request.serial,
@@ -260,12 +272,14 @@ class CashbackApp(Application[UUID]):
                 at=at,
             )
             touched[rid] = changed[rid] = registration
-            outcomes.append(
-                Outcome("registered", request.serial, status=str(decision.status),
-                        reason=str(decision.reason) if decision.reason else ",".join(decision.doc_reasons) or None,
-                        amount_cents=decision.amount_cents)
-            )
+            outcomes.append(self._registered(request.serial, decision))
         return outcomes, list(changed.values()), parked
+
+    @staticmethod
+    def _registered(serial: str, decision: Any) -> Outcome:
+        reason = str(decision.reason) if decision.reason else ",".join(decision.doc_reasons) or None
+        return Outcome("registered", serial, status=str(decision.status), reason=reason,
+                       amount_cents=decision.amount_cents)
 
     def _existing(
         self,

@@ -18,6 +18,11 @@ from domain.terms import DocumentKind
 #: Status before the first decision event; never visible once a save completes.
 NEW = "NEW"
 
+#: Rejections caused by the request rather than by the device: a corrected request is decided again.
+REOPENING_REASONS = frozenset(
+    {Reason.UNKNOWN_SERIAL, Reason.TYPE_MISMATCH, Reason.OUTSIDE_VALIDITY_PERIOD, Reason.TYPE_NOT_ELIGIBLE}
+)
+
 
 class DeviceRegistration(Aggregate):
     """The life of one device in one campaign."""
@@ -86,6 +91,34 @@ class DeviceRegistration(Aggregate):
             aggregate.status = Status.REJECTED
             aggregate.reason = self.reason
             aggregate.reviewer = self.reviewer or None
+
+    class Reregistered(Event):
+        """A new request for a device whose registration was rejected because of the request
+        itself (a typo in the type, a date outside the window…): the request is decided again and
+        its company becomes the owner. Followed, like Registered, by the decision's events."""
+
+        customer_no: str
+        previous_customer_no: str
+        device_type: str
+        installed_on: date
+        outcome: str
+        amount_cents: int
+
+        def apply(self, aggregate: Aggregate) -> None:
+            assert isinstance(aggregate, DeviceRegistration)
+            aggregate.customer_no = self.customer_no
+            aggregate.device_type = self.device_type
+            aggregate.installed_on = self.installed_on
+            aggregate.amount_cents = self.amount_cents
+            aggregate.status = Status.PAYMENT_PENDING if self.outcome == Status.PAYMENT_PENDING else NEW
+            aggregate.reason = None
+            aggregate.doc_reasons = []
+            aggregate.documents_needed = []
+            aggregate.deadline = None
+            refused = [c for c in aggregate.refused_claims if c != self.customer_no]
+            if self.previous_customer_no != self.customer_no and self.previous_customer_no not in refused:
+                refused.append(self.previous_customer_no)  # the previous request no longer holds the serial
+            aggregate.refused_claims = refused
 
     class ClaimRefused(Event):
         customer_no: str
@@ -181,10 +214,49 @@ class DeviceRegistration(Aggregate):
             amount_cents=decision.amount_cents,
             **by.as_kwargs(),
         )
+        registration._record_decision(decision, deadline, by, at)
+        return registration
+
+    # --- commands -----------------------------------------------------------
+
+    def may_reregister(self, customer_no: str, device_type: str, installed_on: date) -> bool:
+        """A rejection caused by the request (not by the device or its documents) does not keep the
+        serial: a different request may be decided again. The same request again is a duplicate."""
+        if self.status != Status.REJECTED or self.reason not in REOPENING_REASONS:
+            return False
+        return (customer_no, device_type, installed_on) != (self.customer_no, self.device_type, self.installed_on)
+
+    def reregister(
+        self,
+        *,
+        customer_no: str,
+        device_type: str,
+        installed_on: date,
+        decision: Decision,
+        deadline: date | None,
+        by: Provenance,
+        at: datetime,
+    ) -> None:
+        if not self.may_reregister(customer_no, device_type, installed_on):
+            raise TransitionNotAllowed(self.serial, self.status, "register again")
+        self.trigger_event(
+            self.Reregistered,
+            timestamp=at,
+            customer_no=customer_no,
+            previous_customer_no=self.customer_no,
+            device_type=device_type,
+            installed_on=installed_on,
+            outcome=str(decision.status),
+            amount_cents=decision.amount_cents,
+            **by.as_kwargs(),
+        )
+        self._record_decision(decision, deadline, by, at)
+
+    def _record_decision(self, decision: Decision, deadline: date | None, by: Provenance, at: datetime) -> None:
         if decision.status is Status.DOCS_REQUIRED:
             assert deadline is not None, "DOCS_REQUIRED needs a deadline"
-            registration.trigger_event(
-                cls.DocumentsRequested,
+            self.trigger_event(
+                self.DocumentsRequested,
                 timestamp=at,
                 reasons=list(decision.doc_reasons),
                 documents=[str(d) for d in decision.documents],
@@ -193,12 +265,9 @@ class DeviceRegistration(Aggregate):
             )
         elif decision.status is Status.REJECTED:
             assert decision.reason is not None
-            registration.trigger_event(
-                cls.Rejected, timestamp=at, reason=str(decision.reason), note="", reviewer="", **by.as_kwargs()
+            self.trigger_event(
+                self.Rejected, timestamp=at, reason=str(decision.reason), note="", reviewer="", **by.as_kwargs()
             )
-        return registration
-
-    # --- commands -----------------------------------------------------------
 
     def refuse_claim(self, customer_no: str, *, by: Provenance, at: datetime) -> None:
         """A second company claims a serial already owned by another one."""

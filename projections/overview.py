@@ -108,7 +108,31 @@ class OverviewProjection:
         return self._update(e, "status = %s, reason = NULL", str(Status.PAYMENT_PENDING))
 
     def _on_DeviceRegistration_Rejected(self, e: DeviceRegistration.Rejected) -> list[Change]:
-        return self._update(e, "status = %s, reason = %s", str(Status.REJECTED), e.reason)
+        # A rejected device owes nothing: its amount no longer shows (nor counts) anywhere.
+        return self._update(e, "status = %s, reason = %s, amount_cents = 0", str(Status.REJECTED), e.reason)
+
+    def _on_DeviceRegistration_Reregistered(self, e: DeviceRegistration.Reregistered) -> list[Change]:
+        """The owner row moves to the new company; the previous owner keeps its rejected row."""
+        ts = _iso(e.timestamp)
+        rid = str(e.originator_id)
+        status = str(Status.PAYMENT_PENDING if e.outcome == Status.PAYMENT_PENDING else NEW)
+        if e.previous_customer_no == e.customer_no:
+            return self._update(
+                e, "device_type = %s, status = %s, amount_cents = %s, installed_on = %s, deadline = NULL,"
+                " documents = '', reason = NULL", e.device_type, status, e.amount_cents, _iso(e.installed_on))
+        return [
+            Change(f"DELETE FROM {self.p}overview WHERE registration_id = %s AND is_owner = 0 AND customer_no = %s",
+                   (rid, e.customer_no)),
+            Change(f"UPDATE {self.p}overview SET is_owner = 0 WHERE registration_id = %s AND is_owner = 1", (rid,)),
+            Change(
+                f"INSERT INTO {self.p}overview (campaign_id, customer_no, serial, registration_id, is_owner,"
+                " device_type, status, amount_cents, installed_on, registered_at, updated_at, channel, source)"
+                " SELECT campaign_id, %s, serial, registration_id, 1, %s, %s, %s, %s, %s, %s, %s, %s"
+                f" FROM {self.p}overview WHERE registration_id = %s AND customer_no = %s",
+                (e.customer_no, e.device_type, status, e.amount_cents, _iso(e.installed_on), ts, ts, e.channel,
+                 e.source, rid, e.previous_customer_no),
+            ),
+        ]
 
     def _on_DeviceRegistration_ClaimRefused(self, e: DeviceRegistration.ClaimRefused) -> list[Change]:
         ts = _iso(e.timestamp)

@@ -15,7 +15,7 @@ from domain.errors import DomainError, TransitionNotAllowed
 from domain.ids import registration_id
 from domain.provenance import Channel, Provenance
 from domain.registration import DeviceRegistration
-from domain.statuses import Status
+from domain.statuses import Reason, Status
 from domain.terms import DocumentKind
 from tests.unit.conftest import (
     CAMPAIGN,
@@ -356,3 +356,29 @@ def test_finance_result_naming_a_serial_twice_pays_it_once(app: CashbackApp) -> 
     assert answer == "applied"
     assert status(app, PAYABLE_SB3) == Status.PAID
     assert status(app, PAYABLE_SB5) == Status.PAYMENT_PENDING
+
+
+def test_a_rejected_typo_does_not_keep_the_serial_from_the_real_installer(app: CashbackApp) -> None:
+    typo = intake(PAYABLE_SB3, ENROLLED, device_type="HM-20")
+    first = app.register_batch([typo]).outcomes[0]
+    assert (first.status, first.reason) == ("REJECTED", "TYPE_MISMATCH")
+    assert app.register_batch([typo]).outcomes[0].kind == "duplicate"
+    fixed = intake(PAYABLE_SB3, ENROLLED_TOO)  # the company that really installed it, with the right type
+    outcome = app.register_batch([fixed]).outcomes[0]
+    assert (outcome.kind, outcome.status) == ("registered", "PAYMENT_PENDING")
+    registration = app.get_registration(PAYABLE_SB3)
+    assert registration is not None and registration.customer_no == ENROLLED_TOO
+    assert status(app, PAYABLE_SB3) == Status.PAYMENT_PENDING
+    before = event_count(app)
+    app.register_batch([typo, fixed])  # replaying the same input changes nothing
+    assert event_count(app) == before
+
+
+def test_a_device_rejected_for_its_documents_stays_rejected(app: CashbackApp) -> None:
+    app.register_batch([intake(SOLD_ABROAD)])
+    registration = app.get_registration(SOLD_ABROAD)
+    assert registration is not None
+    registration.reject(Reason.DOCS_NOT_PROVIDED, by=SYSTEM, at=registration.modified_on + timedelta(days=20))
+    app.save(registration)
+    again = app.register_batch([intake(SOLD_ABROAD, ENROLLED_TOO)]).outcomes[0]
+    assert again.kind == "claim_refused"

@@ -325,6 +325,7 @@ class AppMachine(RuleBasedStateMachine):
         super().__init__()
         self.app: CashbackApp = build_app()
         self.owner: dict[str, str] = {}
+        self.request: dict[str, tuple[str, bool]] = {}  # serial -> (company, typo) of the recorded request
         self.batches: list[list[Intake]] = []
         self.payouts: dict[UUID, PayoutModel] = {}
         self.paid: set[str] = set()
@@ -363,6 +364,18 @@ class AppMachine(RuleBasedStateMachine):
                 assert outcome.kind == "registered"
                 assert outcome.status == expected_status(serial, typo)
                 self.owner[serial] = company
+                self.request[serial] = (company, typo)
+            elif self.request[serial] == (company, typo):
+                assert outcome.kind == "duplicate"
+            elif self.request[serial][1] or serial in (UNKNOWN, NOT_ELIGIBLE):
+                # rejected because of its request: a different request is decided again
+                if expected_status(serial, typo) == REJ:
+                    expected = "duplicate" if self.owner[serial] == company else "claim_refused"
+                    assert (outcome.kind, outcome.status) == (expected, "REJECTED")
+                else:
+                    assert (outcome.kind, outcome.status) == ("registered", expected_status(serial, typo))
+                    self.owner[serial] = company
+                    self.request[serial] = (company, typo)
             elif self.owner[serial] == company:
                 assert outcome.kind == "duplicate"
             else:
