@@ -19,6 +19,8 @@ def load_terms(path: Path) -> CampaignTerms:
         data = tomllib.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise CampaignFileError(f"campaign file {path} not found") from None
+    except (IsADirectoryError, UnicodeDecodeError) as error:
+        raise CampaignFileError(f"campaign file {path} is not a TOML text file ({error})") from None
     except tomllib.TOMLDecodeError as error:
         raise CampaignFileError(f"campaign file {path} is not valid TOML: {error}") from None
     try:

@@ -1,4 +1,4 @@
-"""The maker's device catalog, read from a CSV export (serial;device_type;production_date;country)."""
+"""The maker's device catalog, read from a CSV export (serial,device_type,production_date,country_of_sale)."""
 
 from __future__ import annotations
 
@@ -19,7 +19,7 @@ class CatalogFileError(ValueError):
 def load_catalog(path: Path) -> InMemoryCatalog:
     entries = []
     try:
-        handle = path.open(encoding="utf-8", newline="")
+        handle = path.open(encoding="utf-8-sig", newline="")
     except FileNotFoundError:
         raise CatalogFileError(f"catalog file {path} not found") from None
     with handle:
@@ -27,18 +27,23 @@ def load_catalog(path: Path) -> InMemoryCatalog:
         missing = [f for f in FIELDS if f not in (reader.fieldnames or [])]
         if missing:
             raise CatalogFileError(f"catalog file {path}: missing columns {', '.join(missing)}")
+        seen: dict[str, int] = {}
         for line_no, row in enumerate(reader, start=2):
             try:
-                entries.append(
-                    CatalogEntry(
-                        serial=normalise_serial(row["serial"]),
-                        device_type=normalise_device_type(row["device_type"]),
-                        production_date=date.fromisoformat(row["production_date"]),
-                        country_of_sale=row["country_of_sale"].strip().upper(),
-                    )
+                entry = CatalogEntry(
+                    serial=normalise_serial(row["serial"]),
+                    device_type=normalise_device_type(row["device_type"]),
+                    production_date=date.fromisoformat(row["production_date"] or ""),
+                    country_of_sale=(row["country_of_sale"] or "").strip().upper(),
                 )
-            except (InvalidSerial, ValueError) as error:
+            except (InvalidSerial, ValueError, AttributeError) as error:
                 raise CatalogFileError(f"catalog file {path}, line {line_no}: {error}") from None
+            if entry.serial in seen:  # two records for one device: the decision would depend on the order
+                raise CatalogFileError(
+                    f"catalog file {path}, line {line_no}: serial {entry.serial} already on line {seen[entry.serial]}"
+                )
+            seen[entry.serial] = line_no
+            entries.append(entry)
     return InMemoryCatalog(entries)
 
 

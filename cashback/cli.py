@@ -524,10 +524,27 @@ register_all(
 
 
 def main() -> None:
+    """Run the command; expected failures (bad files, refused commands) end with a clear message, not a traceback."""
+    from adapters.campaign_file import CampaignFileError
+    from adapters.catalog_csv import CatalogFileError
+    from adapters.companies_csv import CompaniesFileError
+    from domain.errors import DomainError
+
     try:
-        app()
+        app()  # usage errors are handled by typer; what escapes it is ours to explain
     except KeyboardInterrupt:
         sys.exit(130)
+    except (CampaignFileError, CatalogFileError, CompaniesFileError, DomainError) as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(2)
+    except UnicodeDecodeError as error:
+        typer.secho(f"error: a file is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8",
+                    fg="red", err=True)
+        sys.exit(2)
+    except OSError as error:
+        where = f" {error.filename}" if error.filename else ""
+        typer.secho(f"error:{where}: {error.strerror or error}", fg="red", err=True)
+        sys.exit(2)
 
 
 if __name__ == "__main__":

@@ -10,9 +10,10 @@ from eventsourcing.domain import Aggregate
 from domain.enrolment import Enrolment
 from domain.ids import company_id
 from domain.provenance import Provenance
+from domain.time_order import ForwardInTime
 
 
-class Company(Aggregate):
+class Company(ForwardInTime, Aggregate):
     class Enrolled(Aggregate.Created):
         actor: str
         channel: str

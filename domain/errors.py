@@ -11,3 +11,7 @@ class TransitionNotAllowed(DomainError):
         self.serial = serial
         self.status = status
         self.action = action
+
+
+class TimeMovesBackwards(DomainError):
+    """A command dated before the last change of the aggregate (a wrong clock, a backdated --now)."""

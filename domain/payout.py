@@ -12,6 +12,7 @@ from eventsourcing.domain import Aggregate
 from domain.errors import DomainError
 from domain.ids import payout_id
 from domain.provenance import Provenance
+from domain.time_order import ForwardInTime
 
 
 @dataclass(frozen=True, slots=True)
@@ -34,7 +35,7 @@ class PayoutLine:
 ALL_LINES = ["*"]
 
 
-class Payout(Aggregate):
+class Payout(ForwardInTime, Aggregate):
     class Event(Aggregate.Event):
         actor: str
         channel: str

@@ -14,6 +14,7 @@ from domain.ids import registration_id
 from domain.provenance import Channel, Provenance
 from domain.statuses import Reason, Status
 from domain.terms import DocumentKind
+from domain.time_order import ForwardInTime
 
 #: Status before the first decision event; never visible once a save completes.
 NEW = "NEW"
@@ -24,7 +25,7 @@ REOPENING_REASONS = frozenset(
 )
 
 
-class DeviceRegistration(Aggregate):
+class DeviceRegistration(ForwardInTime, Aggregate):
     """The life of one device in one campaign."""
 
     class Event(Aggregate.Event):

@@ -378,7 +378,8 @@ def test_a_device_rejected_for_its_documents_stays_rejected(app: CashbackApp) ->
     app.register_batch([intake(SOLD_ABROAD)])
     registration = app.get_registration(SOLD_ABROAD)
     assert registration is not None
-    registration.reject(Reason.DOCS_NOT_PROVIDED, by=SYSTEM, at=registration.modified_on + timedelta(days=20))
+    app.clock.advance(days=20)  # type: ignore[attr-defined]
+    registration.reject(Reason.DOCS_NOT_PROVIDED, by=SYSTEM, at=app.now())
     app.save(registration)
     again = app.register_batch([intake(SOLD_ABROAD, ENROLLED_TOO)]).outcomes[0]
     assert again.kind == "claim_refused"

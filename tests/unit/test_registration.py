@@ -413,3 +413,14 @@ def test_old_rejections_read_back_with_the_staff_actor_as_reviewer(channel: str,
     state = {"actor": "alice@maker.example", "channel": channel, "source": "x", "reason": "DOCS_REFUSED", "note": ""}
     DeviceRegistration.Rejected.upcast_v1_v2(state)
     assert state["reviewer"] == reviewer
+
+
+def test_a_backdated_command_is_refused_and_records_nothing() -> None:
+    from domain.errors import TimeMovesBackwards
+
+    registration = registered(NEEDS_DOCS)
+    with pytest.raises(TimeMovesBackwards, match="before its last change"):
+        registration.upload_document(DocumentKind.INVOICE, SHA, 10, today=date(2026, 6, 3), by=INSTALLER,
+                                     at=AT - timedelta(days=400))
+    assert registration.collect_events() == []
+    assert registration.status == Status.DOCS_REQUIRED
