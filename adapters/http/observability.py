@@ -103,6 +103,7 @@ class RequestContextMiddleware:
         async def send_wrapper(message: Message) -> None:
             if message["type"] == "http.response.start":
                 status_holder["status"] = message["status"]
+                status_holder["started"] = 1
                 message.setdefault("headers", [])
                 extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
                 if not scope["path"].startswith("/docs"):  # Swagger UI loads its script from a CDN
@@ -114,8 +115,31 @@ class RequestContextMiddleware:
         if scope["method"] in ("POST", "PUT", "PATCH") and length.isdigit() and int(length) > self.max_body:
             await _too_large(send_wrapper, int(length), self.max_body, request_id)
         else:
+            received = 0
+            limit = self.max_body
+
+            async def receive_limited() -> Message:
+                # Content-Length can be absent (chunked uploads): count what actually arrives; over the
+                # limit, answer 413 at once and tell the application the client went away.
+                nonlocal received
+                if status_holder.get("refused"):
+                    return {"type": "http.disconnect"}
+                message = await receive()
+                if message["type"] == "http.request":
+                    received += len(message.get("body", b""))
+                    if received > limit and not status_holder.get("started"):
+                        status_holder["refused"] = 1
+                        await _too_large(send_wrapper, received, limit, request_id)
+                        return {"type": "http.disconnect"}
+                return message
+
+            async def send_unless_refused(message: Message) -> None:
+                if status_holder.get("refused"):
+                    return  # the 413 already went out; whatever the application says next is dropped
+                await send_wrapper(message)
+
             try:
-                await self.app(scope, receive, send_wrapper)
+                await self.app(scope, receive_limited, send_unless_refused)
             finally:
                 self._observe(scope, status_holder["status"], started)
             return

@@ -358,3 +358,20 @@ def test_unknown_company_of_the_rejected_serial(client: TestClient, tokens: Toke
     assert [h["kind"] for h in detail["history"]] == ["registered", "rejected"]
     assert detail["history"][-1]["reason_text"] == "numéro de série inconnu (faute de frappe ?)"
     assert SB5  # imported for the filters test
+
+
+def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(client, tokens) -> None:  # type: ignore[no-untyped-def]
+    """No Content-Length (chunked): the limit still holds, counted on what arrives."""
+    chunks_sent = 0
+
+    def body():  # type: ignore[no-untyped-def]
+        nonlocal chunks_sent
+        for _ in range(64):  # 64 MiB if it were all read
+            chunks_sent += 1
+            yield b"x" * (1024 * 1024)
+
+    response = client.post("/v1/registrations", content=body(), headers={
+        "Authorization": f"Bearer {tokens.a}", "Content-Type": "application/json"})
+    assert response.status_code == 413
+    assert response.json()["status"] == 413
+    assert chunks_sent > 0  # (the test client buffers the body; uvicorn streams it, so the server stops early)
