@@ -17,7 +17,7 @@ from cashback.bootstrap import Engine
 from domain.payout import Payout
 from domain.provenance import Channel, Provenance
 from projections import queries
-from schemas.payout import PayoutLineV1, PayoutResultV1, PayoutV1
+from schemas.payout import PayoutResultV1, PayoutV1
 
 log = structlog.get_logger(__name__)
 
@@ -46,21 +46,24 @@ def run_payment(engine: Engine, as_of: str | None = None) -> list[Payout]:
 
 
 def payout_message(payout: Payout) -> PayoutV1:
-    """The message finance receives; event_id is stable for a payout (its creation event)."""
-    return PayoutV1(
-        event_id=uuid.uuid5(payout.id, "issued"),
-        payout_id=payout.id,
-        run_id=payout.run_id,
-        campaign_id=payout.campaign_id,
-        customer_no=payout.customer_no,
-        currency=payout.currency,
-        total_cents=payout.total_cents,
-        lines=[
-            PayoutLineV1(serial=line["serial"], device_type=line["device_type"], amount_cents=line["amount_cents"])
-            for line in payout.lines
-        ],
-        issued_at=payout.created_on,
-    )
+    """The message finance receives for a payout: the same as the relay publishes from its Issued event."""
+    from workers.payout_relay import message_from_event
+
+    return message_from_event(_IssuedView(payout))
+
+
+class _IssuedView:
+    """A payout seen through the fields of its Issued event."""
+
+    def __init__(self, payout: Payout) -> None:
+        self.originator_id = payout.id
+        self.run_id = payout.run_id
+        self.campaign_id = payout.campaign_id
+        self.customer_no = payout.customer_no
+        self.currency = payout.currency
+        self.total_cents = payout.total_cents
+        self.lines = payout.lines
+        self.timestamp = payout.created_on
 
 
 def settle(engine: Engine, result: PayoutResultV1, source: str) -> Literal["applied", "repeat", "unknown"]:
