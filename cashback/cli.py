@@ -236,10 +236,20 @@ def status(
 ) -> None:
     """The status overview of a company, with totals."""
     from domain.normalise import normalise_customer_no
+    from domain.statuses import Status
     from projections import queries
 
+    if status_filter and status_filter.upper() not in Status.__members__:
+        fail(f"--status must be one of {', '.join(Status.__members__)}")
+    status_filter = status_filter.upper() if status_filter else None
+    if output not in ("table", "json"):
+        fail("--format must be table or json")
+    if limit < 0:
+        fail("--limit must be 0 or more")
     customer_no = normalise_customer_no(company)
     with engine() as eng:
+        if customer_no not in eng.app.enrolments():
+            typer.secho(f"note: company {customer_no} is not enrolled in campaign {eng.terms.id}", err=True)
         eng.projector().catch_up()
         lang = eng.settings.language
         rows = queries.overview(eng.read_db, eng.terms.id, customer_no, status=status_filter, limit=limit)

@@ -85,7 +85,8 @@ def count(db: ProjectionDB, campaign_id: str, customer_no: str, **filters: str |
 
 
 def totals(db: ProjectionDB, campaign_id: str, customer_no: str | None = None) -> Totals:
-    where = "campaign_id = %s" + (" AND customer_no = %s" if customer_no else "")
+    # Campaign-wide, a device counts once (its owner's row); a company also sees the serials it was refused.
+    where = "campaign_id = %s" + (" AND customer_no = %s" if customer_no else " AND is_owner = 1")
     params: tuple[Any, ...] = (campaign_id, customer_no) if customer_no else (campaign_id,)
     rows = db.query(
         f"SELECT status, COUNT(*), COALESCE(SUM(amount_cents), 0) FROM overview WHERE {where} GROUP BY status",
