@@ -30,7 +30,7 @@ def _dialect(handle: TextIO) -> type[csv.Dialect]:
 def _date_iso(field: str, value: str | None) -> str | None:
     """enrolled_on as ISO or dd/mm/yyyy, as elsewhere."""
     if field == "enrolled_on" and value and "/" in value:
-        day, month, year = (value.strip().split("/") + ["", "", ""])[:3]
+        day, month, year = ([*value.strip().split("/"), "", "", ""])[:3]
         return f"{year}-{month.zfill(2)}-{day.zfill(2)}"
     return value
 
