@@ -17,6 +17,9 @@ from psycopg.sql import SQL, Identifier
 
 from adapters import chain, side_rows
 
+#: Advisory lock key of schema changes (tables of the event store and of the read models).
+DDL_LOCK = 0x63617368  # "cash"
+
 
 class CashbackPostgresRecorder(PostgresProcessRecorder):
     """The library's process recorder, plus ``trackings=`` (several positions,
@@ -32,6 +35,12 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         if self.datastore.enable_db_functions:
             raise ProgrammingError("the chained recorder inserts events itself: set POSTGRES_ENABLE_DB_FUNCTIONS=n")
         self.chain_key: bytes = chain.development_key()
+        # DB functions are off: do not (re)create the library's insert function at every start, where
+        # two processes starting together collide on pg_proc ("tuple concurrently updated").
+        self.sql_create_statements = [
+            statement for statement in self.sql_create_statements
+            if statement is not self.sql_create_pg_function_insert_events
+        ]
         self.sql_create_statements.extend(SQL(self.qualify(s)) for s in side_rows.CREATE_STATEMENTS)  # type: ignore[arg-type, misc]
         table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         id_type = SQL("uuid" if self.datastore.originator_id_type == "uuid" else "text")
@@ -49,6 +58,16 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
             " FROM unnest(%s::{1}[], %s::bigint[]) AS p(id, v)"
             " JOIN {0} AS t ON t.originator_id = p.id AND t.originator_version = p.v"
         ).format(table, id_type)
+
+    def create_table(self) -> None:
+        """Create tables once even when several processes start at the same moment (an advisory lock
+        serialises them; CREATE … IF NOT EXISTS alone races on the system catalogs)."""
+        with self.datastore.get_connection() as conn:
+            conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
+            try:
+                super().create_table()
+            finally:
+                conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))
 
     def qualify(self, statement: str) -> str:
         """Side tables live in the event store's schema (POSTGRES_SCHEMA)."""

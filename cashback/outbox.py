@@ -88,7 +88,7 @@ class Outbox:
         self.db = db
         for attempt in range(3):
             try:
-                with db.transaction() as cur:
+                with db.schema_transaction() as cur:
                     for statement in CREATE_STATEMENTS:
                         cur.execute(statement)
                 return

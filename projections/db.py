@@ -19,10 +19,15 @@ class Cursor(Protocol):
     def fetchone(self) -> Any: ...
 
 
+#: Advisory lock key of schema changes (the same as the event store recorder's).
+DDL_LOCK = 0x63617368
+
+
 class ProjectionDB(Protocol):
     dialect: str
 
     def transaction(self) -> Any: ...
+    def schema_transaction(self) -> Any: ...
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]: ...
     def close(self) -> None: ...
 
@@ -69,6 +74,10 @@ class SQLiteProjectionDB:
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         return [tuple(r) for r in self._conn.execute(sql.replace("%s", "?"), tuple(params)).fetchall()]
 
+    def schema_transaction(self) -> Any:
+        """For CREATE statements: BEGIN IMMEDIATE already serialises writers on SQLite."""
+        return self.transaction()
+
     def close(self) -> None:
         self._conn.close()
 
@@ -99,6 +108,14 @@ class PostgresProjectionDB:
     def transaction(self) -> Iterator[Any]:
         self._ensure()
         with self._conn.transaction(), self._conn.cursor() as cursor:
+            yield cursor
+
+    @contextmanager
+    def schema_transaction(self) -> Iterator[Any]:
+        """For CREATE statements: processes starting together take turns (CREATE … IF NOT EXISTS
+        alone races on the system catalogs)."""
+        with self.transaction() as cursor:
+            cursor.execute("SELECT pg_advisory_xact_lock(%s)", (DDL_LOCK,))
             yield cursor
 
     def query(self, sql: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:

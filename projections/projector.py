@@ -30,7 +30,7 @@ class Projector:
         self.create_tables()
 
     def create_tables(self) -> None:
-        with self.db.transaction() as cur:
+        with self.db.schema_transaction() as cur:
             for statement in self.projection.create_statements():
                 cur.execute(statement)
 

@@ -113,7 +113,7 @@ def build_shadow(app: Any, db: ProjectionDB, name: str = "overview", *, upto: in
     """Shadow tables rebuilt from zero (up to notification ``upto``, else the head); their position."""
     shadow = _projection(name, SHADOW)
     tracking = SHADOW + shadow.name
-    with db.transaction() as cur:
+    with db.schema_transaction() as cur:
         for table in TABLES:
             cur.execute(f"DROP TABLE IF EXISTS {SHADOW}{table}")
         for statement in shadow.create_statements():
@@ -233,7 +233,7 @@ def check(app: Any, db: ProjectionDB, name: str = "overview", *, batch: int = 10
           on_difference: Callable[[Difference], None] | None = None, keep_shadow: bool = False) -> CheckReport:
     live = _projection(name)
     tracking = live.name
-    with db.transaction() as cur:  # the live tables exist, even on a fresh store
+    with db.schema_transaction() as cur:  # the live tables exist, even on a fresh store
         for statement in live.create_statements():
             cur.execute(statement)
         live_position = _position(cur, tracking)

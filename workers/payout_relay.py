@@ -62,7 +62,7 @@ class PayoutRelay:
         self.batch_size = batch_size
         self.send_timeout = send_timeout
         self.published = 0
-        with self.db.transaction() as cur:
+        with self.db.schema_transaction() as cur:
             cur.execute(
                 "CREATE TABLE IF NOT EXISTS projection_tracking (name TEXT PRIMARY KEY, position BIGINT NOT NULL)"
             )

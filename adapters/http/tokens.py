@@ -75,7 +75,7 @@ def _digest(secret: str) -> str:
 class TokenStore:
     def __init__(self, db: ProjectionDB) -> None:
         self.db = db
-        with db.transaction() as cur:
+        with db.schema_transaction() as cur:
             cur.execute(CREATE_TABLE)
 
     def create(self, role: Role | str, customer_no: str | None = None, name: str = "",
