@@ -397,9 +397,15 @@ def payouts_confirm(
 
     with engine() as eng:
         counts = settle_file(eng, file)
-    typer.echo(", ".join(f"{k}: {v}" for k, v in counts.items()))
+    if not counts:
+        fail(f"{file} holds no payout messages or results")
+    labels = {"applied": "applied", "repeat": "already answered (no money changed)",
+              "unknown": "unknown payouts (kept as dead letters)", "invalid": "unreadable lines"}
+    typer.echo(", ".join(f"{labels.get(k, k)}: {v}" for k, v in counts.items()))
     if counts.get("invalid"):
-        fail(f"{counts['invalid']} lines could not be read", code=3)
+        fail(f"{counts['invalid']} lines could not be read (see the log for line numbers)", code=3)
+    if counts.get("unknown"):
+        fail(f"{counts['unknown']} results name a payout this campaign never issued", code=3)
 
 
 @payouts_app.command("list")

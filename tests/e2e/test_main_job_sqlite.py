@@ -79,7 +79,7 @@ def test_payment_run_pays_each_device_once(cb, tmp_path: Path) -> None:  # type:
     assert devices > 10000
     assert "payouts issued: 0" in cb("payment-run").stdout
     assert "applied: 50" in cb("payouts", "confirm", str(payouts)).stdout
-    assert "repeat: 50" in cb("payouts", "confirm", str(payouts)).stdout
+    assert "already answered (no money changed): 50" in cb("payouts", "confirm", str(payouts)).stdout
     stats = cb("stats").stdout
     assert re.search(rf"PAID\s+{devices}\b", stats)
     assert "PAYMENT_PENDING" not in stats
