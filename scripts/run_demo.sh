@@ -16,7 +16,8 @@ cb ingest feed examples/feed.jsonl
 cb template excel "$CASHBACK_DATA_DIR/template.xlsx"
 cb ingest excel examples/workbook.xlsx --company 100000 --verdicts "$CASHBACK_DATA_DIR/verdicts.xlsx"
 cb ingest excel examples/workbook.xlsx --company 100000 | tail -1   # a re-upload changes nothing
-cb register --company 100037 --serial "3 129 728 319" --type "stp 10.0-3av-40" --installed-on 19/05/2026
+cb register --company 100037 --serial "3 229 477 322" --type "stp 10.0-3av-40" --installed-on 19/05/2026
+cb register --company 100074 --serial 3229477322 --type STP10.0-3AV-40 --installed-on 2026-05-19   # a second company: refused
 cb status --company 100000 --limit 10
 cb stats
 cb payment-run --out "$CASHBACK_DATA_DIR/payouts.jsonl"
