@@ -21,6 +21,15 @@ class BadRecord:
 
 def parse_feed_record(raw: bytes | None, max_bytes: int = MAX_RECORD_BYTES) -> RegistrationRequest | BadRecord:
     """A normalised request, or the reason the record cannot be read."""
+    if raw is not None and len(raw) <= max_bytes:
+        try:  # the common case in one pass of pydantic's JSON parser; any doubt: the explaining path below
+            return _request(FeedRecordV1.model_validate_json(raw))
+        except (ValidationError, InvalidSerial):
+            pass
+    return _explain(raw, max_bytes)
+
+
+def _explain(raw: bytes | None, max_bytes: int) -> RegistrationRequest | BadRecord:
     if raw is None:
         return BadRecord("empty record (tombstone)")
     if len(raw) > max_bytes:
@@ -40,11 +49,15 @@ def parse_feed_record(raw: bytes | None, max_bytes: int = MAX_RECORD_BYTES) -> R
         fields = "; ".join(f"{'.'.join(str(p) for p in e['loc'])}: {e['msg']}" for e in error.errors())
         return BadRecord(f"schema violation: {fields}")
     try:
-        serial = normalise_serial(record.serial)
+        return _request(record)
     except InvalidSerial as error:
         return BadRecord(f"schema violation: serial: {error}")
-    customer_no = normalise_customer_no(record.customer_no)
-    device_type = normalise_device_type(record.device_type)
+
+
+def _request(record: FeedRecordV1) -> RegistrationRequest:
     return RegistrationRequest(
-        serial=serial, device_type=device_type, installed_on=record.installed_on, customer_no=customer_no
+        serial=normalise_serial(record.serial),
+        device_type=normalise_device_type(record.device_type),
+        installed_on=record.installed_on,
+        customer_no=normalise_customer_no(record.customer_no),
     )

@@ -463,16 +463,35 @@ def end_to_end(res: Resources, world: World, batch_size: int, label: str) -> dic
 # --- references: the library's paths and the raw floors, each in its own schema ----------------------------------
 
 def reference_app(res: Resources, catalog: Path, label: str) -> Any:
+    """The references run on the library's own path: a plain ``eventsourcing`` Application with the
+    library's PostgreSQL recorder (no project code between ``save()`` and the database), saving the
+    project's DeviceRegistration aggregates. The campaign terms and catalog of the project's app are
+    only used to decide the requests when the aggregates are built (not timed)."""
+    from eventsourcing.application import Application
+
+    from cashback.app import DateAsISO
     from cashback.bootstrap import build
     from cashback.clock import FixedClock
     from cashback.settings import Settings
 
+    class LibraryApp(Application[uuid.UUID]):
+        name = "Reference"
+
+        def register_transcodings(self, transcoder: Any) -> None:
+            super().register_transcodings(transcoder)
+            transcoder.register(DateAsISO())  # the events' dates (installed_on)
+
     schema = res.new_schema(label)
     settings = Settings(store="postgres", pg_dsn=res.pg_dsn, pg_schema=schema, campaign_file=CAMPAIGN_FILE,
                         catalog_file=catalog, data_dir=res.tmp / "data")
+    env = {k: v for k, v in settings.event_store_env().items() if not k.endswith("_RECORDER_TOPIC")}
+    library_app = LibraryApp(env=env)
+    res.closers.append(library_app.close)
     engine = build(settings, clock=FixedClock(datetime.fromisoformat(NOW)))
     res.closers.append(engine.close)
-    return engine.app, schema
+    library_app.today, library_app.now = engine.app.today, engine.app.now  # type: ignore[attr-defined]
+    library_app.terms, library_app.catalog = engine.app.terms, engine.app.catalog  # type: ignore[attr-defined]
+    return library_app, schema
 
 
 def build_aggregates(app: Any, n: int, topic: str) -> list[Any]:

@@ -6,6 +6,7 @@ projections. Saves are batched: one transaction per batch, never per record.
 
 from __future__ import annotations
 
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
@@ -15,10 +16,11 @@ from uuid import UUID
 import structlog
 from eventsourcing.application import AggregateNotFoundError, Application, ProcessingEvent
 from eventsourcing.domain import Aggregate
-from eventsourcing.persistence import IntegrityError, JSONTranscoder, Tracking, Transcoding
+from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEvent, Tracking, Transcoding
 
 from adapters.side_rows import CompanyRow, DeadLetterRow, ParkedRow
 from cashback.clock import Clock, local_date
+from cashback.registered_encoding import RegisteredEncoder
 from domain.catalog import DeviceCatalog
 from domain.company import Company
 from domain.deadline import document_deadline
@@ -97,6 +99,7 @@ class CashbackApp(Application[UUID]):
         self.catalog = catalog
         self.clock = clock
         super().__init__(env=dict(env))
+        self.registered_encoder = RegisteredEncoder(self.mapper)
 
     # The library merges os.environ into the application's environment; settings
     # are read once at the entry point instead, so only the given env counts.
@@ -199,9 +202,10 @@ class CashbackApp(Application[UUID]):
         """
         for attempt in range(1, max_attempts + 1):
             try:
-                outcomes, aggregates, parked = self._decide_batch(items)
-                self.save(
-                    *aggregates,
+                outcomes, aggregates, encoded, parked = self._decide_batch(items)
+                self._record_batch(
+                    aggregates,
+                    encoded,
                     trackings=list(trackings),
                     parked=parked,
                     dead_letters=list(dead_letters),
@@ -215,12 +219,27 @@ class CashbackApp(Application[UUID]):
                     self.repository.cache.clear() if hasattr(self.repository.cache, "clear") else None
         raise ConcurrencyExhausted(f"batch still conflicting after {max_attempts} attempts")
 
+    def _record_batch(
+        self, aggregates: Sequence[DeviceRegistration], encoded: Sequence[StoredEvent], **kwargs: Any
+    ) -> None:
+        """The aggregates' new events and the already encoded ones, in one transaction."""
+        stored = [self.mapper.to_stored_event(e) for aggregate in aggregates for e in aggregate.collect_events()]
+        stored.extend(encoded)
+        self.recorder.insert_events(stored, **kwargs)
+        if self.repository.cache is not None:
+            for aggregate in aggregates:
+                self.repository.cache.put(aggregate.id, aggregate)
+
     def _decide_batch(
         self, items: Sequence[Intake]
-    ) -> tuple[list[Outcome], list[DeviceRegistration], list[ParkedRow]]:
+    ) -> tuple[list[Outcome], list[DeviceRegistration], list[StoredEvent], list[ParkedRow]]:
+        """Outcomes, the aggregates changed, the encoded events of plain new registrations
+        (see cashback/registered_encoding.py) and the parked rows of a batch."""
         today, at = self.today(), self.now()
         enrolments = self.enrolments()
         ids = [registration_id(self.terms.id, it.request.serial) for it in items]
+        repeated = {rid for rid, count in Counter(ids).items() if count > 1}
+        encoded: list[StoredEvent] = []
         versions = self.recorder.select_versions(list(set(ids)))  # type: ignore[attr-defined]
         touched: dict[UUID, DeviceRegistration] = {rid: self.repository.get(rid) for rid in versions}
         changed: dict[UUID, DeviceRegistration] = {}
@@ -260,6 +279,16 @@ class CashbackApp(Application[UUID]):
                 changed[rid] = existing
                 outcomes.append(self._registered(request.serial, decision))
                 continue
+            if decision.status is Status.PAYMENT_PENDING and rid not in repeated:
+                event = self.registered_encoder.encode(
+                    rid, campaign_id=self.terms.id, serial=request.serial, device_type=request.device_type,
+                    customer_no=request.customer_no, installed_on=request.installed_on,
+                    outcome=str(decision.status), amount_cents=decision.amount_cents, by=item.by, at=at,
+                )
+                if event is not None:
+                    encoded.append(event)
+                    outcomes.append(self._registered(request.serial, decision))
+                    continue
             registration = DeviceRegistration.register(
                 campaign_id=self.terms.id,
                 serial=request.serial,
@@ -273,7 +302,7 @@ class CashbackApp(Application[UUID]):
             )
             touched[rid] = changed[rid] = registration
             outcomes.append(self._registered(request.serial, decision))
-        return outcomes, list(changed.values()), parked
+        return outcomes, list(changed.values()), encoded, parked
 
     @staticmethod
     def _registered(serial: str, decision: Any) -> Outcome:

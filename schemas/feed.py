@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints
+from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 FEED_TOPIC = "portal.device-registrations.v1"
 MAX_RECORD_BYTES = 64 * 1024
@@ -25,3 +25,11 @@ class FeedRecordV1(BaseModel):
     installed_on: date = Field(description="Commissioning date of the device (ISO date).")
     plant_id: Text = Field(description="Monitoring portal plant identifier.")
     reported_at: datetime | None = Field(default=None, description="When the portal published it.")
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _integer_only(cls, value: object) -> object:
+        # Literal[1] alone takes the JSON number 1.0 and `true` (both == 1): not the integer 1.
+        if type(value) is not int:
+            raise ValueError(f"schema_version must be the integer 1, not {value!r}")
+        return value
