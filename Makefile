@@ -7,7 +7,7 @@ STAMP := $(VENV)/.installed
 
 include scripts/services.mk
 
-.PHONY: install run test test-unit test-integration lint bench bench-portal bench-audit schemas clean
+.PHONY: install run test test-unit test-integration lint bench bench-feed bench-portal bench-audit schemas clean
 
 $(STAMP): pyproject.toml
 	test -x $(BIN)/python || $(PYTHON) -m venv $(VENV)
@@ -33,7 +33,9 @@ lint: $(STAMP)  ## ruff and mypy, settings in pyproject.toml
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: $(STAMP) services  ## benchmarks with same-run references; writes bench/results.json
+bench: bench-feed bench-portal bench-audit  ## every benchmark, each figure beside a same-run reference (about 5 minutes)
+
+bench-feed: $(STAMP) services  ## feed worker end to end beside the library's save paths, raw COPY, raw Kafka; bench/results.json
 	eval "$$(scripts/services.sh env)" && $(BIN)/python -m bench.feed_bench
 
 bench-portal: $(STAMP)  ## portal overview latency (10,000 devices, 20 clients) beside raw SQL; bench/portal-results.json

@@ -395,7 +395,7 @@ def idle_rss_mib(world: World) -> float | None:
     return int(done.stdout.strip()) / 1024 if done.returncode == 0 and done.stdout.strip() else None
 
 
-def end_to_end(res: Resources, world: World, batch_size: int, label: str) -> dict[str, Any]:
+def end_to_end(res: Resources, world: World, batch_size: int, label: str, workers: int = 1) -> dict[str, Any]:
     enrol = subprocess.run(cli("enrol", str(world.companies)), env=world.env, cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
     if enrol.returncode != 0:
@@ -408,12 +408,13 @@ def end_to_end(res: Resources, world: World, batch_size: int, label: str) -> dic
     timeout = max(600.0, world.n / 100)
     with log_path.open("wb") as log, psycopg.connect(res.pg_dsn, autocommit=True) as conn:
         started = time.perf_counter()
-        proc = subprocess.Popen(cli("worker", "feed", "--batch-size", str(batch_size)), env=world.env,
-                                cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-        res.processes.append(proc)
+        procs = [subprocess.Popen(cli("worker", "feed", "--batch-size", str(batch_size)), env=world.env,
+                                  cwd=ROOT, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
+                 for _ in range(workers)]
+        res.processes.extend(procs)
         peak_rss, first_at, first_done, done = 0, None, 0, 0
         while True:
-            peak_rss = max(peak_rss, rss_kib(proc.pid).get("VmRSS", 0))
+            peak_rss = max(peak_rss, *(rss_kib(proc.pid).get("VmRSS", 0) for proc in procs))
             stored = tracked(conn, world.schema, world.topic)
             done = sum(min(stored.get(p, -1) + 1, end) for p, end in ends.items())
             now = time.perf_counter()
@@ -421,22 +422,27 @@ def end_to_end(res: Resources, world: World, batch_size: int, label: str) -> dic
                 first_at, first_done = now, done
             if all(stored.get(p, -1) >= end - 1 for p, end in ends.items()):
                 break
-            if proc.poll() is not None:
-                raise RuntimeError(f"the worker exited with {proc.returncode}: {log_path.read_text()[-3000:]}")
+            for proc in procs:
+                if proc.poll() is not None:
+                    raise RuntimeError(f"a worker exited with {proc.returncode}: {log_path.read_text()[-3000:]}")
             if now - started > timeout:
                 raise RuntimeError(f"end-to-end timed out at {done}/{world.n} after {timeout:.0f} s")
             bar.update(done, f"{done / (now - started):,.0f} rec/s, RSS {peak_rss / 1024:,.0f} MiB")
             time.sleep(0.1)
         elapsed = time.perf_counter() - started
         bar.update(world.n)
-        final = rss_kib(proc.pid)
-        cpu = cpu_seconds(proc.pid)
-        proc.send_signal(signal.SIGTERM)
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait(timeout=10)
+        finals = [rss_kib(proc.pid) for proc in procs]
+        final = {key: max(f.get(key, 0) for f in finals) for key in ("VmHWM", "VmRSS")}
+        cpus = [cpu_seconds(proc.pid) for proc in procs]
+        cpu = sum(c for c in cpus if c is not None) if all(c is not None for c in cpus) else None
+        for proc in procs:
+            proc.send_signal(signal.SIGTERM)
+        for proc in procs:
+            try:
+                proc.wait(timeout=60)
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait(timeout=10)
         checks = {
             "events": scalar(conn, "SELECT count(*) FROM {}.cashback_events WHERE topic LIKE '%DeviceRegistration%'",
                              world.schema),
@@ -455,7 +461,8 @@ def end_to_end(res: Resources, world: World, batch_size: int, label: str) -> dic
         "cpu_seconds": cpu, "cpu_us_per_record": 1e6 * cpu / world.n if cpu else None,
         "peak_rss_mib": peak / 1024, "vmhwm_mib": final.get("VmHWM", 0) / 1024,
         "max_sampled_vmrss_mib": peak_rss / 1024,
-        "worker_exit_code": proc.returncode, "worker_summary": stopped[-1] if stopped else None,
+        "workers": workers, "worker_exit_codes": [proc.returncode for proc in procs],
+        "worker_summary": stopped[-1] if stopped else None,
         "stored": checks,
     }
 
@@ -724,10 +731,11 @@ def profile(args: argparse.Namespace, res: Resources) -> None:
 
 # --- the run ------------------------------------------------------------------------------------------------
 
-def one_end_to_end(res: Resources, n: int, batch_size: int, label: str) -> tuple[dict[str, Any], World]:
+def one_end_to_end(res: Resources, n: int, batch_size: int, label: str,
+                   workers: int = 1) -> tuple[dict[str, Any], World]:
     world = new_world(res, n, label)
     produced = produce(res, world.topic, n)
-    result = end_to_end(res, world, batch_size, label)
+    result = end_to_end(res, world, batch_size, label, workers)
     result["idle_rss_mib"] = idle_rss_mib(world)
     counts = produced["counts"]
     expected = {"events": counts["valid"], "parked": counts["unknown_customer"], "dead_letters": counts["malformed"]}
@@ -815,6 +823,8 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
                         help="second RSS point at this multiple of N (alone: 10; default 0.1, or 10 with --full; "
                              "0 to skip)")
     parser.add_argument("--batch-size", type=int, default=2000, help="the worker's --batch-size (default 2000)")
+    parser.add_argument("--workers", type=int, default=1,
+                        help="feed worker processes in one consumer group for the end-to-end run (default 1)")
     parser.add_argument("--output", type=Path, default=RESULTS_FILE, help="JSON results (default bench/results.json)")
     parser.add_argument("--profile", type=Path, nargs="?", const=Path("/tmp/cashback-feed.prof"), default=None,
                         help="instead of the benchmark: run the worker in-process on N records, print a wall-clock "
@@ -833,7 +843,7 @@ def parse_args(argv: Sequence[str] | None) -> argparse.Namespace:
 def run(args: argparse.Namespace, res: Resources) -> dict[str, Any]:
     n = args.n
     load_start, commit = os.getloadavg()[0], _commit()
-    e2e, world = one_end_to_end(res, n, args.batch_size, "main")
+    e2e, world = one_end_to_end(res, n, args.batch_size, "main", args.workers)
     raw_kafka = raw_consume(res, world.topic, n)
     say(f"raw Kafka: {raw_kafka['records_per_s']:,.0f} records/s")
     per_record = per_record_save(res, world.catalog, n, world.topic)
@@ -848,7 +858,7 @@ def run(args: argparse.Namespace, res: Resources) -> dict[str, Any]:
             "records_per_s": e2e["records_per_s"]}]
     other = round(n * args.rss_scale) if args.rss_scale > 0 else 0
     if other >= 100 and other != n:
-        extra, _ = one_end_to_end(res, other, args.batch_size, "rss")
+        extra, _ = one_end_to_end(res, other, args.batch_size, "rss", args.workers)
         rss.append({"n": other, "peak_rss_mib": extra["peak_rss_mib"], "idle_rss_mib": extra["idle_rss_mib"],
                     "records_per_s": extra["records_per_s"],
                     "stored_as_expected": extra["stored_as_expected"]})
