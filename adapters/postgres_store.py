@@ -13,7 +13,7 @@ from eventsourcing.persistence import InterfaceError, OperationalError, Programm
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
-from psycopg.rows import DictRow
+from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
 from adapters import chain, side_rows
@@ -148,9 +148,9 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
             "SELECT originator_id, MAX(originator_version) AS v FROM {0}.{1}"
             " WHERE originator_id = ANY(%s) GROUP BY originator_id"
         ).format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
-        with self.datastore.get_connection() as conn, conn.cursor() as curs:
+        with self.datastore.get_connection() as conn, conn.cursor(row_factory=tuple_row) as curs:
             curs.execute(statement, (list(originator_ids),))
-            return {UUID(str(row["originator_id"])): int(row["v"]) for row in curs.fetchall()}
+            return {oid if isinstance(oid, UUID) else UUID(str(oid)): int(version) for oid, version in curs.fetchall()}
 
     def fetch_all(self, statement: str, params: Sequence[Any] = ()) -> list[tuple[Any, ...]]:
         with self.datastore.get_connection() as conn, conn.cursor() as curs:

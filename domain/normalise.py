@@ -29,6 +29,14 @@ def normalise_serial(raw: object) -> str:
     Numbers (Excel cells) are accepted when they are whole: ``3001234567.0``
     becomes ``3001234567``.
     """
+    if type(raw) is str and raw.isascii() and raw.isalnum():  # the common case: nothing to strip
+        if 4 <= len(raw) <= 40:
+            return raw.upper()
+        raise InvalidSerial(f"serial {raw!r} must be 4 to 40 letters or digits")
+    return _normalise_serial_text(raw)
+
+
+def _normalise_serial_text(raw: object) -> str:
     if isinstance(raw, bool) or raw is None:
         raise InvalidSerial("serial is empty")
     if isinstance(raw, float):

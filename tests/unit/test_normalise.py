@@ -134,3 +134,18 @@ def test_blanks_anywhere_do_not_change_a_device_type(device_type: str, data: st.
     for position in sorted(positions, reverse=True):
         spelled = spelled[:position] + data.draw(st.sampled_from([" ", "\u00a0", "\u202f"])) + spelled[position:]
     assert normalise_device_type(spelled.lower()) == normalise_device_type(device_type) == device_type
+
+
+def _outcome(fn: object, raw: object) -> tuple[str, str]:
+    try:
+        return ("ok", fn(raw))  # type: ignore[operator]
+    except InvalidSerial as error:
+        return ("refused", str(error))
+
+
+@settings(max_examples=200, deadline=None, database=None)
+@given(st.text(alphabet="abcxyzABCXYZ0123456789", max_size=45))
+def test_the_plain_serial_shortcut_gives_the_general_rules_answer(text: str) -> None:
+    from domain.normalise import _normalise_serial_text
+
+    assert _outcome(normalise_serial, text) == _outcome(_normalise_serial_text, text)
