@@ -13,6 +13,8 @@ from datetime import date, timedelta
 from pathlib import Path
 
 TYPES = ["SB3.0-1AV-41", "SB5.0-1AV-41", "STP10.0-3AV-40", "SBS3.7-10", "HM-20", "EVC22-3AC-10", "SI4.4M-13"]
+NEWER_TYPES = ["STP8.0-3SE-40", "SBH5.0-1AV-10", "HS-9.8", "HS-6.5"]  # hybrid inverters, batteries
+FAMILY_DEVICES = 200
 EXAMPLES = Path(__file__).resolve().parent.parent / "examples"
 FIRST_NAMES = ["Solaire", "Soleil", "Photon", "Énergie", "Lumière", "Helio", "Toit", "Volt"]
 CITIES = ["Lyon", "Nantes", "Lille", "Bordeaux", "Toulouse", "Rennes", "Dijon", "Nice", "Tours", "Metz"]
@@ -47,6 +49,7 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
         produced = date(2024, 6, 1) + timedelta(days=rng.randint(0, 600))
         country = "FR" if rng.random() > 0.04 else rng.choice(["DE", "ES", "IT", "BE"])
         catalog.append((serial, rng.choice(TYPES), produced, country))
+    catalog.extend(newer_families(seen, FAMILY_DEVICES))  # own generator: the rows above stay as they were
     with (EXAMPLES / "catalog.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
         writer.writerow(["serial", "device_type", "production_date", "country_of_sale"])
@@ -96,11 +99,42 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
         if rng.random() < 0.005:  # another company claims the same serial
             lines.append(json.dumps({**record, "customer_no": rng.choice(companies[:50])[0]}))
     (EXAMPLES / "feed.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
-    make_workbook(catalog[25000:25032], rng)
+    feed_owners = {}
+    for line in lines:
+        try:
+            record = json.loads(line)
+            feed_owners.setdefault(record["serial"], record["customer_no"])
+        except (ValueError, KeyError, TypeError):
+            continue
+    make_workbook(catalog[25000:25032], rng, more=catalog[25032:25400] + catalog[devices:],
+                  from_feed=[row for row in catalog[:400] if row[0] in feed_owners])
 
 
-def make_workbook(devices: list[tuple[str, str, date, str]], rng: random.Random) -> None:
-    """A workbook as installers really fill it: numbers, text dates, blanks, mistakes."""
+def newer_families(seen: set[str], count: int) -> list[tuple[str, str, date, str]]:
+    """Hybrid inverters and batteries, from a generator of their own (the older rows do not move)."""
+    rng = random.Random(20260901)
+    rows: list[tuple[str, str, date, str]] = []
+    while len(rows) < count:
+        serial = serial_for(rng)
+        if serial in seen:
+            continue
+        seen.add(serial)
+        produced = date(2025, 1, 15) + timedelta(days=rng.randint(0, 300))
+        rows.append((serial, rng.choice(NEWER_TYPES), produced, "FR" if rng.random() > 0.03 else "BE"))
+    return rows
+
+
+def make_workbook(
+    devices: list[tuple[str, str, date, str]],
+    rng: random.Random,
+    more: list[tuple[str, str, date, str]],
+    from_feed: list[tuple[str, str, date, str]],
+) -> None:
+    """A workbook as installers really fill it: numbers, text dates, blanks, mistakes.
+
+    Rows 2-36 are a small hand-made sample (the e2e tests name their rows); the rows after them
+    are the bulk: devices of every family, with typos, wrong types, installations outside the
+    period, blank rows, and devices that also came through the portal feed."""
     from datetime import datetime
 
     import openpyxl
@@ -122,6 +156,26 @@ def make_workbook(devices: list[tuple[str, str, date, str]], rng: random.Random)
     ws.append([devices[30][0], devices[30][1], "31/02/2026", "date impossible"])
     ws.append([devices[1][0], devices[1][1], "01/06/2026", "doublon"])
     ws.append([devices[31][0], "HM-20" if devices[31][1] != "HM-20" else "SB3.0-1AV-41", "01/06/2026", "mauvais type"])
+    bulk = [(row, "") for row in more] + [(row, "aussi dans le flux du portail") for row in from_feed[:25]]
+    rng.shuffle(bulk)
+    all_types = TYPES[:-1] + NEWER_TYPES
+    for i, ((serial, dtype, produced, _), note) in enumerate(bulk):
+        installed = max(produced, date(2026, 3, 1)) + timedelta(days=rng.randint(0, 150))
+        roll = rng.random()
+        if roll < 0.02:
+            serial, note = serial[:-2] + serial[-1] + serial[-2], "chiffres inversés"
+        elif roll < 0.04:
+            dtype, note = rng.choice([t for t in all_types if t != dtype]), "type d'un autre appareil"
+        elif roll < 0.06:
+            installed, note = date(2026, 1, rng.randint(5, 28)), "installé avant la campagne"
+        serial_cell: object = int(serial) if i % 4 == 0 else (f"{serial[:5]} {serial[5:]}" if i % 4 == 1 else serial)
+        type_cell = f" {dtype.lower()} " if i % 7 == 0 else dtype
+        date_cell: object = (
+            datetime(installed.year, installed.month, installed.day) if i % 3 else installed.strftime("%d/%m/%Y")
+        )
+        ws.append([serial_cell, type_cell, date_cell, note or f"Chantier {i + 37}"])
+        if i % 97 == 50:
+            ws.append([None, None, None, None])
     wb.save(EXAMPLES / "workbook.xlsx")
 
 
