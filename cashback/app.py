@@ -245,11 +245,16 @@ class CashbackApp(Application[UUID]):
         changed: dict[UUID, DeviceRegistration] = {}
         outcomes: list[Outcome] = []
         parked: list[ParkedRow] = []
+        already_parked = self._parked_keys(items, enrolments, today)
         for item, rid in zip(items, ids, strict=True):
             request = item.request
             enrolment = enrolments.get(request.customer_no)
             if enrolment is None or enrolment.enrolled_on > today:
-                if item.park_unknown_company:
+                if item.park_unknown_company and (request.customer_no, request.serial) in already_parked:
+                    # A republished record of a parked one: one parked row per customer number and serial.
+                    outcomes.append(Outcome("duplicate", request.serial, reason=str(Reason.COMPANY_NOT_ENROLLED)))
+                elif item.park_unknown_company:
+                    already_parked.add((request.customer_no, request.serial))
                     parked.append(
                         ParkedRow(self.terms.id, request.customer_no, request.serial, item.by.source, item.payload, at)
                     )
@@ -303,6 +308,26 @@ class CashbackApp(Application[UUID]):
             touched[rid] = changed[rid] = registration
             outcomes.append(self._registered(request.serial, decision))
         return outcomes, list(changed.values()), encoded, parked
+
+    def _parked_keys(
+        self, items: Sequence[Intake], enrolments: Mapping[str, Enrolment], today: date
+    ) -> set[tuple[str, str]]:
+        """(customer number, serial) already parked, among the batch's records for companies not enrolled."""
+        serials = sorted({
+            it.request.serial for it in items
+            if it.park_unknown_company
+            and ((e := enrolments.get(it.request.customer_no)) is None or e.enrolled_on > today)
+        })
+        found: set[tuple[str, str]] = set()
+        for start in range(0, len(serials), 500):
+            chunk = serials[start:start + 500]
+            rows = self.recorder.fetch_all(  # type: ignore[attr-defined]
+                "SELECT customer_no, serial FROM cashback_parked WHERE campaign_id = %s"
+                f" AND serial IN ({', '.join(['%s'] * len(chunk))})",
+                (self.terms.id, *chunk),
+            )
+            found.update((str(row[0]), str(row[1])) for row in rows)
+        return found
 
     @staticmethod
     def _registered(serial: str, decision: Any) -> Outcome:

@@ -42,8 +42,11 @@ def test_feed_file_counts_add_up_and_a_replay_changes_nothing(cb) -> None:  # ty
     before = cb("stats").stdout
     second = _counts(cb("ingest", "feed", str(ROOT / "examples/feed.jsonl")).stdout)
     assert second["registered"] == 0
-    assert second["duplicates"] == first["registered"] + first["duplicates"]
+    assert second["duplicates"] == first["registered"] + first["duplicates"] + first["parked"]
+    assert second["parked"] == 0
     assert cb("stats").stdout == before
+    parked_rows = re.search(r"parked records: (\d+)", cb("inspect", "parked").stdout)
+    assert parked_rows and int(parked_rows.group(1)) == first["parked"]  # republished parked records counted once
 
 
 def test_workbook_rows_get_verdicts_and_a_reupload_changes_nothing(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -194,7 +194,15 @@ def test_whole_batch_replayed_changes_nothing(app: CashbackApp) -> None:
     replay = app.register_batch(batch)
     assert event_count(app) == before
     assert parked_rows(app) == parked
-    assert [o.kind for o in replay.outcomes] == ["duplicate", "duplicate", "duplicate", "claim_refused", "parked"]
+    assert [o.kind for o in replay.outcomes] == ["duplicate", "duplicate", "duplicate", "claim_refused", "duplicate"]
+
+
+def test_a_republished_parked_record_is_parked_once_and_counted_as_a_duplicate(app: CashbackApp) -> None:
+    record = intake(PAYABLE_SB5, UNKNOWN_COMPANY, park=True)
+    first = app.register_batch([record, record])
+    assert [o.kind for o in first.outcomes] == ["parked", "duplicate"]
+    assert [o.kind for o in app.register_batch([record]).outcomes] == ["duplicate"]
+    assert len(parked_rows(app)) == 1
 
 
 # --- documents ----------------------------------------------------------------------------

@@ -325,6 +325,7 @@ class AppMachine(RuleBasedStateMachine):
         super().__init__()
         self.app: CashbackApp = build_app()
         self.owner: dict[str, str] = {}
+        self.parked_keys: set[tuple[str, str]] = set()
         self.request: dict[str, tuple[str, bool]] = {}  # serial -> (company, typo) of the recorded request
         self.batches: list[list[Intake]] = []
         self.payouts: dict[UUID, PayoutModel] = {}
@@ -359,7 +360,13 @@ class AppMachine(RuleBasedStateMachine):
         for (serial, company, park, typo), outcome in zip(items, result.outcomes, strict=True):
             assert outcome.serial == serial
             if company in NOT_ENROLLED:
-                assert outcome.kind == ("parked" if park else "not_enrolled")
+                if not park:
+                    assert outcome.kind == "not_enrolled"
+                elif (company, serial) in self.parked_keys:
+                    assert outcome.kind == "duplicate"  # parked once per customer number and serial
+                else:
+                    assert outcome.kind == "parked"
+                    self.parked_keys.add((company, serial))
             elif serial not in self.owner:
                 assert outcome.kind == "registered"
                 assert outcome.status == expected_status(serial, typo)
