@@ -1,0 +1,72 @@
+"""What an operator sees when a command is given the wrong file or value: a plain error and exit 2, no traceback,
+nothing stored. Through the `cashback` command on the embedded default, as in test_main_job_sqlite."""
+
+from __future__ import annotations
+
+import json
+import re
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[2]
+NOW = "2026-12-01T09:00:00+01:00"
+WORKBOOK = ROOT / "examples/workbook.xlsx"
+
+
+@pytest.fixture
+def cb(tmp_path: Path):  # type: ignore[no-untyped-def]
+    env = {"CASHBACK_STORE": "sqlite", "CASHBACK_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
+           "CASHBACK_CAMPAIGN_FILE": str(ROOT / "examples/campaign.toml"),
+           "CASHBACK_CATALOG_FILE": str(ROOT / "examples/catalog.csv")}
+
+    def run(*args: str, code: int = 0, now: str = NOW) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run([sys.executable, "-m", "cashback.cli", "--now", now, *args], cwd=ROOT, env=env,
+                                capture_output=True, text=True, timeout=300)
+        assert result.returncode == code, (result.stdout[-1000:], result.stderr[-2000:])
+        assert "Traceback" not in result.stderr
+        return result
+
+    run("enrol", str(ROOT / "examples/companies.csv"))
+    return run
+
+
+def _devices(cb) -> int:  # type: ignore[no-untyped-def]
+    return int(re.search(r": (\d+) devices", cb("stats").stdout).group(1))  # type: ignore[union-attr]
+
+
+def _dead_letters(cb) -> int:  # type: ignore[no-untyped-def]
+    return int(re.search(r"dead letters: (\d+)", cb("inspect", "dead-letters").stdout).group(1))  # type: ignore[union-attr]
+
+
+def _counts(text: str) -> dict[str, int]:
+    return {k.strip(): int(v) for k, v in re.findall(r"^\s*([a-z -]+):\s+(\d+)", text, re.M)}
+
+
+# --- audit verify --heads -------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize(("content", "why"), [
+    ("garbage, not JSON\n", "not JSON"),
+    ("{}", "chain_heads"),
+    ("[1, 2]", "chain_heads"),
+    ('{"chain_heads": {"heads": [["id", "one", "ab"]]}}', "a chain head is not"),
+    ('{"chain_heads": {"heads": [["id", 1]]}}', "a chain head is not"),
+])
+def test_a_heads_file_that_is_no_manifest_is_a_usage_error_not_tampering(cb, tmp_path: Path, content: str,  # type: ignore[no-untyped-def]
+                                                                          why: str) -> None:
+    heads = tmp_path / "manifest.json"
+    heads.write_text(content, encoding="utf-8")
+    result = cb("audit", "verify", "--heads", str(heads), code=2)
+    assert f"error: {heads} is not an audit manifest (" in result.stderr and why in result.stderr
+
+
+def test_a_real_manifest_still_verifies(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    cb("ingest", "feed", str(ROOT / "examples/feed.jsonl"))
+    cb("audit", "export", str(tmp_path / "export"))
+    assert ": OK" in cb("audit", "verify", "--heads", str(tmp_path / "export")).stdout
+
+
