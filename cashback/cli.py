@@ -124,6 +124,15 @@ def enrol(
 # --- intake ----------------------------------------------------------------------------
 
 
+def _check_feed_text(file: Path, nothing: str = "nothing was stored") -> None:
+    from cashback.intake import NotJsonLines, check_text_file
+
+    try:
+        check_text_file(file)
+    except NotJsonLines as error:
+        fail(f"{file} is not a JSON Lines text file ({error}); {nothing}")
+
+
 @ingest_app.command("feed")
 def ingest_feed(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, one portal record per line.")],
@@ -131,8 +140,9 @@ def ingest_feed(
     """Register the devices of a feed file (same records as the portal's Kafka topic)."""
     from cashback.intake import ingest_feed_file
 
+    _check_feed_text(file)
     with engine() as eng, _progress("feed") as bar:
-        total = sum(1 for _ in file.open("rb"))
+        total = sum(1 for _ in file.open("rb"))  # every line, blank ones too: the report counts them all
         task = bar.add_task("feed", total=total)
         report = ingest_feed_file(
             eng.app, file, eng.settings.batch_size, progress=lambda n: bar.update(task, completed=n)
@@ -145,7 +155,8 @@ def ingest_feed(
         f"  duplicates:     {c['duplicates']}\n"
         f"  claims refused: {c['claims_refused']}  (serial already registered by another company)\n"
         f"  parked:         {c['parked']}  (customer number not enrolled)\n"
-        f"  dead-lettered:  {c['dead_lettered']}  (see `cashback inspect dead-letters`)"
+        f"  dead-lettered:  {c['dead_lettered']}  (see `cashback inspect dead-letters`)\n"
+        f"  blank lines skipped: {c['blank']}"
     )
     if report.accounted != report.lines:
         fail(f"counts do not add up: {report.accounted} accounted for {report.lines} lines", code=3)
@@ -495,6 +506,7 @@ def feed_produce(
     """Publish a JSON Lines file to the portal topic (key = serial), as the portal would."""
     from adapters.kafka_clients import ensure_topics, reliable_producer
 
+    _check_feed_text(file, "nothing was published")
     s = _settings()
     ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4})
     producer = reliable_producer(s.kafka_bootstrap, "cashback-feed-producer")

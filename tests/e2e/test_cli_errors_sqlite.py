@@ -70,3 +70,36 @@ def test_a_real_manifest_still_verifies(cb, tmp_path: Path) -> None:  # type: ig
     assert ": OK" in cb("audit", "verify", "--heads", str(tmp_path / "export")).stdout
 
 
+# --- ingest feed ----------------------------------------------------------------------------------
+
+
+def test_the_feed_summary_adds_up_to_the_lines_of_the_file_blank_ones_too(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    records = (ROOT / "examples/feed.jsonl").read_bytes().splitlines()[:30]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join([*records[:10], b"", b"  \t ", *records[10:], b"\r"]) + b"\n")
+    result = cb("ingest", "feed", str(feed))
+    counts = _counts(result.stdout)
+    parts = ["registered", "duplicates", "claims refused", "parked", "dead-lettered", "blank lines skipped"]
+    assert counts["blank lines skipped"] == 3
+    assert sum(counts[p] for p in parts) == counts["lines read"] == len(feed.read_bytes().splitlines()) == 33
+    assert "33/33" in result.stderr  # the progress total is the same count
+
+
+def test_a_binary_file_is_refused_by_ingest_feed(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cb("ingest", "feed", str(WORKBOOK), code=2)
+    assert f"error: {WORKBOOK} is not a JSON Lines text file (it is a zip archive" in result.stderr
+    noise = tmp_path / "noise.jsonl"
+    noise.write_bytes(bytes(range(256)) * 40)
+    assert "not a JSON Lines text file" in cb("ingest", "feed", str(noise), code=2).stderr
+    assert _devices(cb) == 0 and _dead_letters(cb) == 0
+
+
+def test_a_few_bad_lines_among_good_ones_still_go_through(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    records = (ROOT / "examples/feed.jsonl").read_bytes().splitlines()[:20]
+    feed = tmp_path / "feed.jsonl"
+    feed.write_bytes(b"\n".join([*records[:5], b"caf\xe9 \x01 broken", b"{not json", *records[5:]]) + b"\n")
+    counts = _counts(cb("ingest", "feed", str(feed)).stdout)
+    assert counts["lines read"] == 22 and counts["dead-lettered"] >= 2 and counts["registered"] > 0
+    assert _dead_letters(cb) == counts["dead-lettered"]
+
+
