@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from datetime import UTC, date, datetime
@@ -162,6 +163,21 @@ def ingest_feed(
         fail(f"counts do not add up: {report.accounted} accounted for {report.lines} lines", code=3)
 
 
+def _check_verdicts_path(verdicts: Path, workbook: Path) -> None:
+    """Before any row is ingested: verdicts that could not be written would leave the installer without them."""
+    why = None
+    if verdicts.exists() and verdicts.samefile(workbook):
+        why = "it is the workbook being ingested, which would be overwritten"
+    elif verdicts.is_dir():
+        why = "it is a folder"
+    elif not verdicts.parent.is_dir():
+        why = f"folder {verdicts.parent} does not exist"
+    elif not os.access(verdicts if verdicts.exists() else verdicts.parent, os.W_OK):
+        why = "permission denied"
+    if why:
+        fail(f"--verdicts {verdicts}: cannot write there ({why}); nothing was ingested")
+
+
 @ingest_app.command("excel")
 def ingest_excel(
     file: Annotated[
@@ -174,6 +190,8 @@ def ingest_excel(
     from adapters.excel import WorkbookError
     from cashback.excel_intake import ingest_workbook
 
+    if verdicts:
+        _check_verdicts_path(verdicts, file)
     with engine() as eng:
         try:
             result = ingest_workbook(eng.app, file.read_bytes(), company, actor=f"cli:{company}")

@@ -70,6 +70,26 @@ def test_a_real_manifest_still_verifies(cb, tmp_path: Path) -> None:  # type: ig
     assert ": OK" in cb("audit", "verify", "--heads", str(tmp_path / "export")).stdout
 
 
+# --- ingest excel --verdicts ----------------------------------------------------------------------
+
+
+def test_unwritable_verdicts_are_refused_before_any_row_is_ingested(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    result = cb("ingest", "excel", str(WORKBOOK), "--company", "100000", "--verdicts", "/nonexistent/v.xlsx", code=2)
+    assert "--verdicts /nonexistent/v.xlsx: cannot write there" in result.stderr
+    assert "nothing was ingested" in result.stderr and "row " not in result.stdout
+    result = cb("ingest", "excel", str(WORKBOOK), "--company", "100000", "--verdicts", str(tmp_path), code=2)
+    assert "it is a folder" in result.stderr
+    assert _devices(cb) == 0
+
+
+def test_verdicts_over_the_workbook_itself_are_refused(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    workbook = tmp_path / "mine.xlsx"
+    shutil.copy(WORKBOOK, workbook)
+    result = cb("ingest", "excel", str(workbook), "--company", "100000", "--verdicts", str(workbook), code=2)
+    assert "it is the workbook being ingested" in result.stderr
+    assert workbook.read_bytes() == WORKBOOK.read_bytes() and _devices(cb) == 0
+
+
 # --- ingest feed ----------------------------------------------------------------------------------
 
 
