@@ -425,14 +425,19 @@ def payouts_confirm(
     from cashback.payments import settle_file
 
     with engine() as eng:
-        counts = settle_file(eng, file)
+        try:  # the file is read whole before any line is applied
+            counts = settle_file(eng, file)
+        except UnicodeDecodeError as error:
+            fail(f"{file} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8; "
+                 "nothing was applied")
     if not counts:
         fail(f"{file} holds no payout messages or results")
     labels = {"applied": "applied", "repeat": "already answered (no money changed)",
               "unknown": "unknown payouts (kept as dead letters)", "invalid": "unreadable lines"}
     typer.echo(", ".join(f"{labels.get(k, k)}: {v}" for k, v in counts.items()))
     if counts.get("invalid"):
-        fail(f"{counts['invalid']} lines could not be read (see the log for line numbers)", code=3)
+        fail(f"{counts['invalid']} lines of {file} could not be read and were not applied "
+             "(line numbers and reasons: the payout_result_invalid warnings above)", code=3)
     if counts.get("unknown"):
         fail(f"{counts['unknown']} results name a payout this campaign never issued", code=3)
 

@@ -123,3 +123,24 @@ def test_a_few_bad_lines_among_good_ones_still_go_through(cb, tmp_path: Path) ->
     assert _dead_letters(cb) == counts["dead-lettered"]
 
 
+# --- payouts confirm ------------------------------------------------------------------------------
+
+
+def test_payouts_confirm_names_a_file_that_is_not_utf8(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    results = tmp_path / "latin1-results.jsonl"
+    results.write_bytes(b'{"payout_id": "caf\xe9"}\n')
+    result = cb("payouts", "confirm", str(results), code=2)
+    assert f"error: {results} is not UTF-8 text" in result.stderr and "nothing was applied" in result.stderr
+
+
+def test_payouts_confirm_says_which_file_had_unreadable_lines(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
+    results = tmp_path / "results.jsonl"
+    results.write_text('not json\n{"payout_id": "x"}\n', encoding="utf-8")
+    result = cb("payouts", "confirm", str(results), code=3)
+    assert "unreadable lines: 2" in result.stdout
+    assert f"2 lines of {results} could not be read and were not applied" in result.stderr
+    logged = [json.loads(line) for line in result.stderr.splitlines() if line.startswith("{")]
+    assert [(e["event"], e["line"]) for e in logged] == [("payout_result_invalid", 1), ("payout_result_invalid", 2)]
+    assert _dead_letters(cb) == 0  # as docs/payouts.md says: counted and logged, not dead-lettered
+
+
