@@ -56,11 +56,11 @@ def main_options(
     ] = False,
 ) -> None:
     configure(log_level)
-    if now:
+    if now is not None:
         try:
-            moment = datetime.fromisoformat(now)
+            moment = datetime.fromisoformat(now.strip())
         except ValueError:
-            fail(f"--now {now!r} is not an ISO date or datetime")
+            fail(f"--now {now!r} is not an ISO date or datetime (e.g. 2026-12-01 or 2026-12-01T09:00:00+01:00)")
         if moment.tzinfo is None:
             moment = moment.replace(hour=moment.hour or 12, tzinfo=UTC)
         State.clock = FixedClock(moment)
@@ -260,7 +260,7 @@ def project() -> None:
 def status(
     company: Annotated[str, typer.Option(help="Customer number.")],
     status_filter: Annotated[Optional[str], typer.Option("--status", help="Only this status code.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to print (0 = totals only).")] = 20,
+    limit: Annotated[int, typer.Option(min=0, help="Rows to print (0 = totals only).")] = 20,
     output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """The status overview of a company, with totals."""
@@ -273,8 +273,6 @@ def status(
     status_filter = status_filter.upper() if status_filter else None
     if output not in ("table", "json"):
         fail("--format must be table or json")
-    if limit < 0:
-        fail("--limit must be 0 or more")
     customer_no = normalise_customer_no(company)
     with engine() as eng:
         if customer_no not in eng.app.enrolments():
@@ -328,8 +326,11 @@ def stats() -> None:
         typer.echo(f"  {code:<16} {n}")
 
 
+Limit = Annotated[int, typer.Option(min=0, help="Rows to print.")]
+
+
 @inspect_app.command("parked")
-def inspect_parked(limit: int = 20) -> None:
+def inspect_parked(limit: Limit = 20) -> None:
     """Feed records for customer numbers that are not enrolled (never registered by themselves)."""
     with engine() as eng:
         rec = eng.app.recorder
@@ -340,7 +341,7 @@ def inspect_parked(limit: int = 20) -> None:
 
 
 @inspect_app.command("dead-letters")
-def inspect_dead_letters(limit: int = 20) -> None:
+def inspect_dead_letters(limit: Limit = 20) -> None:
     """Records that could not be read, with where they came from and why."""
     with engine() as eng:
         rows = eng.app.recorder.fetch_all(  # type: ignore[attr-defined]

@@ -144,3 +144,23 @@ def test_payouts_confirm_says_which_file_had_unreadable_lines(cb, tmp_path: Path
     assert _dead_letters(cb) == 0  # as docs/payouts.md says: counted and logged, not dead-lettered
 
 
+# --- small validations ----------------------------------------------------------------------------
+
+
+@pytest.mark.parametrize("now", ["", "  ", "yesterday"])
+def test_an_empty_or_invalid_now_is_refused(cb, now: str) -> None:  # type: ignore[no-untyped-def]
+    assert "error: --now" in cb("stats", now=now, code=2).stderr
+
+
+def test_an_unknown_outbox_status_is_refused(cb) -> None:  # type: ignore[no-untyped-def]
+    result = cb("notifications", "list", "--status", "bogus", code=2)
+    assert "--status 'bogus' is not an outbox status; use one of pending, sent, skipped" in result.stderr
+    assert "outbox: empty" in cb("notifications", "list", "--status", "sent").stdout
+
+
+@pytest.mark.parametrize("command", [
+    ["inspect", "parked"], ["inspect", "dead-letters"], ["notifications", "list"], ["status", "--company", "100000"],
+])
+def test_a_negative_limit_is_refused(cb, command: list[str]) -> None:  # type: ignore[no-untyped-def]
+    assert "--limit" in cb(*command, "--limit", "-5", code=2).stderr
+    cb(*command, "--limit", "0")
