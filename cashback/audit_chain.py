@@ -263,11 +263,28 @@ def _check_head(rows: list[RawEvent], head: tuple[int, str]) -> list[Finding]:
 
 
 def load_heads(path: Any) -> dict[str, tuple[int, str]]:
-    """Chain heads of an export: its manifest.json (or the export folder)."""
+    """Chain heads of an export: its manifest.json (or the export folder).
+
+    ValueError, saying why, when the file is not such a manifest (OSError when it cannot be read)."""
     from pathlib import Path
 
     manifest = Path(path)
     if manifest.is_dir():
         manifest = manifest / "manifest.json"
-    data = json.loads(manifest.read_text(encoding="utf-8"))
-    return {ident: (int(version), str(digest)) for ident, version, digest in data["chain_heads"]["heads"]}
+    try:
+        data = json.loads(manifest.read_text(encoding="utf-8"))
+    except UnicodeDecodeError as error:
+        raise ValueError(f"not UTF-8 text: {error.reason} at byte {error.start}") from error
+    except json.JSONDecodeError as error:
+        raise ValueError(f"not JSON: {error.msg} at line {error.lineno} column {error.colno}") from error
+    chain_heads = data.get("chain_heads") if isinstance(data, dict) else None
+    heads = chain_heads.get("heads") if isinstance(chain_heads, dict) else None
+    if not isinstance(chain_heads, dict) or not isinstance(heads, list):
+        raise ValueError('no "chain_heads": {"heads": [...]} in it')
+    try:
+        loaded = {str(ident): (int(version), bytes.fromhex(digest).hex()) for ident, version, digest in heads}
+    except (TypeError, ValueError) as error:
+        raise ValueError(f"a chain head is not [aggregate id, version, hex hash]: {error}") from error
+    if "count" in chain_heads and chain_heads["count"] != len(heads):
+        raise ValueError(f"chain_heads.count is {chain_heads['count']!r} but {len(heads)} heads are listed")
+    return loaded

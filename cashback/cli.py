@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import sys
 import uuid
 from datetime import UTC, date, datetime
@@ -55,11 +56,11 @@ def main_options(
     ] = False,
 ) -> None:
     configure(log_level)
-    if now:
+    if now is not None:
         try:
-            moment = datetime.fromisoformat(now)
+            moment = datetime.fromisoformat(now.strip())
         except ValueError:
-            fail(f"--now {now!r} is not an ISO date or datetime")
+            fail(f"--now {now!r} is not an ISO date or datetime (e.g. 2026-12-01 or 2026-12-01T09:00:00+01:00)")
         if moment.tzinfo is None:
             moment = moment.replace(hour=moment.hour or 12, tzinfo=UTC)
         State.clock = FixedClock(moment)
@@ -124,6 +125,15 @@ def enrol(
 # --- intake ----------------------------------------------------------------------------
 
 
+def _check_feed_text(file: Path, nothing: str = "nothing was stored") -> None:
+    from cashback.intake import NotJsonLines, check_text_file
+
+    try:
+        check_text_file(file)
+    except NotJsonLines as error:
+        fail(f"{file} is not a JSON Lines text file ({error}); {nothing}")
+
+
 @ingest_app.command("feed")
 def ingest_feed(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, one portal record per line.")],
@@ -131,8 +141,9 @@ def ingest_feed(
     """Register the devices of a feed file (same records as the portal's Kafka topic)."""
     from cashback.intake import ingest_feed_file
 
+    _check_feed_text(file)
     with engine() as eng, _progress("feed") as bar:
-        total = sum(1 for _ in file.open("rb"))
+        total = sum(1 for _ in file.open("rb"))  # every line, blank ones too: the report counts them all
         task = bar.add_task("feed", total=total)
         report = ingest_feed_file(
             eng.app, file, eng.settings.batch_size, progress=lambda n: bar.update(task, completed=n)
@@ -145,10 +156,26 @@ def ingest_feed(
         f"  duplicates:     {c['duplicates']}\n"
         f"  claims refused: {c['claims_refused']}  (serial already registered by another company)\n"
         f"  parked:         {c['parked']}  (customer number not enrolled)\n"
-        f"  dead-lettered:  {c['dead_lettered']}  (see `cashback inspect dead-letters`)"
+        f"  dead-lettered:  {c['dead_lettered']}  (see `cashback inspect dead-letters`)\n"
+        f"  blank lines skipped: {c['blank']}"
     )
     if report.accounted != report.lines:
         fail(f"counts do not add up: {report.accounted} accounted for {report.lines} lines", code=3)
+
+
+def _check_verdicts_path(verdicts: Path, workbook: Path) -> None:
+    """Before any row is ingested: verdicts that could not be written would leave the installer without them."""
+    why = None
+    if verdicts.exists() and verdicts.samefile(workbook):
+        why = "it is the workbook being ingested, which would be overwritten"
+    elif verdicts.is_dir():
+        why = "it is a folder"
+    elif not verdicts.parent.is_dir():
+        why = f"folder {verdicts.parent} does not exist"
+    elif not os.access(verdicts if verdicts.exists() else verdicts.parent, os.W_OK):
+        why = "permission denied"
+    if why:
+        fail(f"--verdicts {verdicts}: cannot write there ({why}); nothing was ingested")
 
 
 @ingest_app.command("excel")
@@ -163,6 +190,8 @@ def ingest_excel(
     from adapters.excel import WorkbookError
     from cashback.excel_intake import ingest_workbook
 
+    if verdicts:
+        _check_verdicts_path(verdicts, file)
     with engine() as eng:
         try:
             result = ingest_workbook(eng.app, file.read_bytes(), company, actor=f"cli:{company}")
@@ -231,7 +260,7 @@ def project() -> None:
 def status(
     company: Annotated[str, typer.Option(help="Customer number.")],
     status_filter: Annotated[Optional[str], typer.Option("--status", help="Only this status code.")] = None,
-    limit: Annotated[int, typer.Option(help="Rows to print (0 = totals only).")] = 20,
+    limit: Annotated[int, typer.Option(min=0, help="Rows to print (0 = totals only).")] = 20,
     output: Annotated[str, typer.Option("--format", help="table or json")] = "table",
 ) -> None:
     """The status overview of a company, with totals."""
@@ -244,8 +273,6 @@ def status(
     status_filter = status_filter.upper() if status_filter else None
     if output not in ("table", "json"):
         fail("--format must be table or json")
-    if limit < 0:
-        fail("--limit must be 0 or more")
     customer_no = normalise_customer_no(company)
     with engine() as eng:
         if customer_no not in eng.app.enrolments():
@@ -299,8 +326,11 @@ def stats() -> None:
         typer.echo(f"  {code:<16} {n}")
 
 
+Limit = Annotated[int, typer.Option(min=0, help="Rows to print.")]
+
+
 @inspect_app.command("parked")
-def inspect_parked(limit: int = 20) -> None:
+def inspect_parked(limit: Limit = 20) -> None:
     """Feed records for customer numbers that are not enrolled (never registered by themselves)."""
     with engine() as eng:
         rec = eng.app.recorder
@@ -311,7 +341,7 @@ def inspect_parked(limit: int = 20) -> None:
 
 
 @inspect_app.command("dead-letters")
-def inspect_dead_letters(limit: int = 20) -> None:
+def inspect_dead_letters(limit: Limit = 20) -> None:
     """Records that could not be read, with where they came from and why."""
     with engine() as eng:
         rows = eng.app.recorder.fetch_all(  # type: ignore[attr-defined]
@@ -396,14 +426,19 @@ def payouts_confirm(
     from cashback.payments import settle_file
 
     with engine() as eng:
-        counts = settle_file(eng, file)
+        try:  # the file is read whole before any line is applied
+            counts = settle_file(eng, file)
+        except UnicodeDecodeError as error:
+            fail(f"{file} is not UTF-8 text ({error.reason} at byte {error.start}); save it as UTF-8; "
+                 "nothing was applied")
     if not counts:
         fail(f"{file} holds no payout messages or results")
     labels = {"applied": "applied", "repeat": "already answered (no money changed)",
               "unknown": "unknown payouts (kept as dead letters)", "invalid": "unreadable lines"}
     typer.echo(", ".join(f"{labels.get(k, k)}: {v}" for k, v in counts.items()))
     if counts.get("invalid"):
-        fail(f"{counts['invalid']} lines could not be read (see the log for line numbers)", code=3)
+        fail(f"{counts['invalid']} lines of {file} could not be read and were not applied "
+             "(line numbers and reasons: the payout_result_invalid warnings above)", code=3)
     if counts.get("unknown"):
         fail(f"{counts['unknown']} results name a payout this campaign never issued", code=3)
 
@@ -495,6 +530,7 @@ def feed_produce(
     """Publish a JSON Lines file to the portal topic (key = serial), as the portal would."""
     from adapters.kafka_clients import ensure_topics, reliable_producer
 
+    _check_feed_text(file, "nothing was published")
     s = _settings()
     ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4})
     producer = reliable_producer(s.kafka_bootstrap, "cashback-feed-producer")

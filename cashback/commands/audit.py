@@ -52,6 +52,16 @@ def _key() -> bytes:
     return key
 
 
+def _expected_heads(path: Path) -> dict[str, tuple[int, str]]:
+    """The manifest's chain heads; a file that is no manifest is a usage error (exit 2), not tampering (exit 1)."""
+    from cashback.audit_chain import load_heads
+
+    try:
+        return load_heads(path)
+    except ValueError as error:
+        fail(f"{path} is not an audit manifest ({error})")
+
+
 def _campaign(eng: object, campaign: str | None) -> str:
     return campaign or eng.terms.id  # type: ignore[attr-defined]
 
@@ -112,13 +122,13 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     ) -> None:
         """Walk every aggregate's hash chain; report edited, deleted, reordered, inserted events. Exit 1 if any."""
         from adapters.chain import originator_text
-        from cashback.audit_chain import Finding, load_heads, verify
+        from cashback.audit_chain import Finding, verify
         from cashback.event_rows import count_events, stream_events
         from domain.ids import registration_id
         from domain.normalise import normalise_serial
 
         key = _key()
-        expected_heads = load_heads(heads) if heads else None
+        expected_heads = _expected_heads(heads) if heads else None
         with engine() as eng:
             rid = None
             if serial:

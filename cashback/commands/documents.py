@@ -16,6 +16,8 @@ import typer
 
 from domain.terms import DocumentKind
 
+OUTBOX_STATUSES = ("pending", "sent", "skipped")  # the states cashback.outbox gives an e-mail
+
 
 def _default_reviewer() -> str:
     try:
@@ -183,16 +185,18 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
 
     @notifications_app.command("list")
     def notifications_list(
-        status: Annotated[Optional[str], typer.Option(help="pending, sent or skipped")] = None,
+        status: Annotated[Optional[str], typer.Option(help=", ".join(OUTBOX_STATUSES))] = None,
         serial: Annotated[Optional[str], typer.Option(help="Only the e-mails of this device.")] = None,
         body: Annotated[bool, typer.Option("--body", help="Print the text of each e-mail too.")] = False,
-        limit: int = 50,
+        limit: Annotated[int, typer.Option(min=0, help="Rows to print.")] = 50,
     ) -> None:
         """The outbox: one row per e-mail, with its status and attempts."""
-        from cashback.cli_support import engine
+        from cashback.cli_support import engine, fail
         from cashback.outbox import Outbox
         from domain.normalise import InvalidSerial, normalise_serial
 
+        if status and status not in OUTBOX_STATUSES:
+            fail(f"--status {status!r} is not an outbox status; use one of {', '.join(OUTBOX_STATUSES)}")
         if serial:
             with contextlib.suppress(InvalidSerial):
                 serial = normalise_serial(serial)

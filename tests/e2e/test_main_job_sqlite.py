@@ -36,7 +36,7 @@ def _counts(text: str) -> dict[str, int]:
 
 def test_feed_file_counts_add_up_and_a_replay_changes_nothing(cb) -> None:  # type: ignore[no-untyped-def]
     first = _counts(cb("ingest", "feed", str(ROOT / "examples/feed.jsonl")).stdout)
-    parts = ["registered", "duplicates", "claims refused", "parked", "dead-lettered"]
+    parts = ["registered", "duplicates", "claims refused", "parked", "dead-lettered", "blank lines skipped"]
     assert sum(first[p] for p in parts) == first["lines read"] == 20314
     assert first["registered"] > 15000 and first["dead-lettered"] > 100 and first["parked"] > 1000
     before = cb("stats").stdout
