@@ -375,3 +375,22 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(client,
     assert response.status_code == 413
     assert response.json()["status"] == 413
     assert chunks_sent > 0  # (the test client buffers the body; uvicorn streams it, so the server stops early)
+
+
+# --- what review, bad bodies, search and staff reads answer ------------------------------------------
+
+
+
+def test_the_serial_search_is_literal(client: TestClient, tokens: Tokens) -> None:
+    def serials(q: str) -> list[str]:
+        page = client.get("/v1/devices", headers=auth(tokens.a), params={"q": q}).json()
+        assert page["matching"] == len(page["items"])
+        return sorted(d["serial"] for d in page["items"])
+
+    for wildcard in ("%", "_", "%%", "3%1", "!", "\\", "*"):
+        assert serials(wildcard) == [], wildcard
+    # "_" is one of the separators a serial is written with (as "-" or " "): dropped, never a wildcard.
+    assert serials("3_01") == []  # as a LIKE wildcard it would match 3001…
+    assert serials("3001-0000-0") == serials("3001_0000 0") == sorted([*A_PAYABLE, A_DOCS])
+    assert serials("9999") == [A_UNKNOWN]
+    assert serials(" ") == sorted([*A_PAYABLE, A_DOCS, A_UNKNOWN])  # nothing typed: no filter
