@@ -55,7 +55,7 @@ def create_app(engine: Engine, *, feed_lag: Any = None) -> FastAPI:
                   lifespan=lifespan, openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
     app.state.portal = portal
     app.state.metrics = metrics
-    install_handlers(app, html_error=web.html_error)
+    install_handlers(app, html_error=web.html_error, is_page=web.is_page)
     web.install_redirects(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics,
                        max_body=settings.portal_max_upload_bytes + 256 * 1024)

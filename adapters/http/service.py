@@ -129,7 +129,11 @@ class Portal:
             return str(principal.customer_no)
         if not company:
             raise PortalError(400, "name the company: ?company=CUSTOMER_NO", code="company_required")
-        return normalise_customer_no(company)
+        customer_no = normalise_customer_no(company)
+        if customer_no not in self.engine.app.enrolments():
+            raise PortalError(404, f"company {customer_no} is not enrolled in campaign {self.campaign}",
+                              code="company_not_enrolled", title="Company not enrolled")
+        return customer_no
 
     # --- labels ------------------------------------------------------------------------------
 
@@ -212,7 +216,13 @@ class Portal:
         return self._review(principal, serial, "approve", "", request_id)
 
     def reject(self, principal: Principal, serial: str, note: str, request_id: str) -> dict[str, Any]:
-        return self._review(principal, serial, "reject", note, request_id)
+        """Refuse the documents; the note says why (required, like the CLI's ``--reason``)."""
+        self.require(principal, Role.STAFF)
+        if not note.strip():
+            raise PortalError(422, "note: say why the documents are refused", code="invalid_request",
+                              errors=[{"field": "note", "location": "body", "type": "missing",
+                                       "message": "say why the documents are refused"}])
+        return self._review(principal, serial, "reject", note.strip(), request_id)
 
     def _review(self, principal: Principal, serial: str, decision: str, note: str, request_id: str) -> dict[str, Any]:
         self.require(principal, Role.STAFF)
