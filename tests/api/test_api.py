@@ -479,3 +479,14 @@ def test_staff_naming_a_company_that_is_not_enrolled_get_404(client: TestClient,
     # An installer's ?company= is ignored, as before: its own company.
     own = client.get("/v1/devices", headers=auth(tokens.a), params={"company": "xyz"})
     assert own.status_code == 200 and own.json()["company"] == COMPANY_A
+
+
+def test_no_swagger_ui_from_a_cdn_only_the_openapi_document(client: TestClient) -> None:
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "cdn.jsdelivr.net" not in answer.text
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200 and "default-src 'self'" in spec.headers["content-security-policy"]
+    reject = spec.json()["components"]["schemas"]["RejectV1"]
+    assert reject["required"] == ["note"] and reject["properties"]["note"]["minLength"] == 1
