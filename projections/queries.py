@@ -152,7 +152,8 @@ def _filters(
     if device_type:
         clauses.append("device_type = %s")
         params.append(device_type)
-    if serial_search:
-        clauses.append("serial LIKE %s")
-        params.append(f"%{serial_search.upper()}%")
+    if serial_search:  # literal: the search's own % and _ are escaped (SQLite and PostgreSQL alike)
+        escaped = serial_search.upper().replace("!", "!!").replace("%", "!%").replace("_", "!_")
+        clauses.append("serial LIKE %s ESCAPE '!'")
+        params.append(f"%{escaped}%")
     return " AND ".join(clauses), tuple(params)

@@ -68,13 +68,31 @@ def bind_principal(request: Request, found: Principal) -> None:
 Caller = Annotated[Principal, Depends(principal)]
 
 
+async def json_body(request: Request) -> None:
+    """A body for a JSON endpoint must say it is JSON (anything else would be read as bytes: 415)."""
+    content_type = request.headers.get("content-type", "")
+    media_type = content_type.split(";", 1)[0].strip().lower()
+    if media_type == "application/json" or (media_type.startswith("application/") and media_type.endswith("+json")):
+        return
+    if await request.body():
+        raise PortalError(415, f"send the body as JSON with Content-Type: application/json (got "
+                               f"{content_type or 'no Content-Type'})", code="unsupported_media_type")
+
+
+JsonBody = Depends(json_body)
+UNSUPPORTED: dict[int | str, dict[str, Any]] = {415: {"model": ProblemV1, "content": {"application/problem+json": {}},
+                     "description": "The body is not sent as JSON"}}
+
+
 def build_router(page_max: int) -> APIRouter:
     router = APIRouter(prefix="/v1", responses=PROBLEMS)
 
     @router.post("/registrations", response_model=RegistrationOutcomeV1, status_code=201, tags=["registrations"],
                  summary="Register one device for the caller's company",
+                 dependencies=[JsonBody],
                  responses={200: {"model": RegistrationOutcomeV1, "description": "Already known (duplicate or "
-                                                                                  "claimed by another company)"}})
+                                                                                  "claimed by another company)"},
+                            **UNSUPPORTED})
     def register(body: RegistrationV1, request: Request, caller: Caller) -> Any:
         outcome = portal_of(request).register(caller, serial=body.serial, device_type=body.device_type,
                                               installed_on=body.installed_on, request_id=request.state.request_id)
@@ -149,7 +167,8 @@ def build_router(page_max: int) -> APIRouter:
         return portal_of(request).approve(caller, serial, request.state.request_id)
 
     @router.post("/review/{serial}/reject", response_model=ReviewResultV1, tags=["review"],
-                 summary="Staff: refuse a device's documents", responses={409: {"model": ProblemV1}})
+                 summary="Staff: refuse a device's documents, saying why (`note`, required)",
+                 dependencies=[JsonBody], responses={409: {"model": ProblemV1}, **UNSUPPORTED})
     def reject(request: Request, caller: Caller, serial: str, body: RejectV1 | None = None) -> Any:
         return portal_of(request).reject(caller, serial, body.note if body else "", request.state.request_id)
 

@@ -51,11 +51,13 @@ def create_app(engine: Engine, *, feed_lag: Any = None) -> FastAPI:
         read.close()
         log.info("portal_stopped")
 
+    # No /docs nor /redoc: FastAPI's pages load Swagger UI / ReDoc from a CDN (offline: blank; and against
+    # the CSP), and no installed package ships a local copy. The OpenAPI document stays at /openapi.json.
     app = FastAPI(title="Cashback portal API", version=f"1 ({__version__})", description=DESCRIPTION,
-                  lifespan=lifespan, openapi_url="/openapi.json", docs_url="/docs", redoc_url=None)
+                  lifespan=lifespan, openapi_url="/openapi.json", docs_url=None, redoc_url=None)
     app.state.portal = portal
     app.state.metrics = metrics
-    install_handlers(app, html_error=web.html_error)
+    install_handlers(app, html_error=web.html_error, is_page=web.is_page)
     web.install_redirects(app)
     app.add_middleware(RequestContextMiddleware, metrics=metrics,
                        max_body=settings.portal_max_upload_bytes + 256 * 1024)

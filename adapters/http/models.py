@@ -147,9 +147,13 @@ class ReviewListV1(BaseModel):
 
 
 class RejectV1(BaseModel):
-    model_config = ConfigDict(extra="forbid", title="RejectV1")
+    """Why the documents are refused (required, like `cashback review reject --reason`)."""
 
-    note: Annotated[str, StringConstraints(strip_whitespace=True, max_length=500)] = ""
+    model_config = ConfigDict(extra="forbid", title="RejectV1",
+                              json_schema_extra={"examples": [{"note": "facture illisible"}]})
+
+    note: Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=500),
+                    Field(description="Why the documents are refused; kept with the rejection.")]
 
 
 class ReviewResultV1(BaseModel):
@@ -182,6 +186,7 @@ class ProblemV1(BaseModel):
     title: str
     status: int
     detail: str = ""
+    code: str = Field(description="What went wrong, for programs: `invalid_request`, `unknown_device`, …")
     errors: list[dict[str, object]] | None = None
     request_id: str | None = None
 

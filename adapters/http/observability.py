@@ -105,9 +105,7 @@ class RequestContextMiddleware:
                 status_holder["status"] = message["status"]
                 status_holder["started"] = 1
                 message.setdefault("headers", [])
-                extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS]
-                if not scope["path"].startswith("/docs"):  # Swagger UI loads its script from a CDN
-                    extra.append(_CSP)
+                extra = [(b"x-request-id", request_id.encode()), *_SECURITY_HEADERS, _CSP]
                 message["headers"] = [*message["headers"], *extra]
             await send(message)
 

@@ -8,6 +8,8 @@ only where they may read.
 
 from __future__ import annotations
 
+import re
+import unicodedata
 import uuid
 from dataclasses import dataclass, field
 from datetime import date
@@ -69,6 +71,9 @@ _ROW_COLUMNS = (*queries.COLUMNS, "is_owner")
 
 DOCUMENT_KINDS = ("invoice", "commissioning_report")
 
+#: What a serial may be written with besides its letters and digits (as in ``domain.normalise``).
+_SERIAL_SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff\-\u2010\u2011\u2012\u2013\u2014_/.]+")
+
 
 @dataclass(frozen=True, slots=True)
 class Filters:
@@ -124,7 +129,11 @@ class Portal:
             return str(principal.customer_no)
         if not company:
             raise PortalError(400, "name the company: ?company=CUSTOMER_NO", code="company_required")
-        return normalise_customer_no(company)
+        customer_no = normalise_customer_no(company)
+        if customer_no not in self.engine.app.enrolments():
+            raise PortalError(404, f"company {customer_no} is not enrolled in campaign {self.campaign}",
+                              code="company_not_enrolled", title="Company not enrolled")
+        return customer_no
 
     # --- labels ------------------------------------------------------------------------------
 
@@ -207,7 +216,13 @@ class Portal:
         return self._review(principal, serial, "approve", "", request_id)
 
     def reject(self, principal: Principal, serial: str, note: str, request_id: str) -> dict[str, Any]:
-        return self._review(principal, serial, "reject", note, request_id)
+        """Refuse the documents; the note says why (required, like the CLI's ``--reason``)."""
+        self.require(principal, Role.STAFF)
+        if not note.strip():
+            raise PortalError(422, "note: say why the documents are refused", code="invalid_request",
+                              errors=[{"field": "note", "location": "body", "type": "missing",
+                                       "message": "say why the documents are refused"}])
+        return self._review(principal, serial, "reject", note.strip(), request_id)
 
     def _review(self, principal: Principal, serial: str, decision: str, note: str, request_id: str) -> dict[str, Any]:
         self.require(principal, Role.STAFF)
@@ -267,14 +282,12 @@ class Portal:
     def page(self, company: str, filters: Filters) -> Page:
         self.read.fresh()
         db = self.read.db()
-        search = filters.q.strip() if filters.q else None
-        if search:
-            search = "".join(ch for ch in search.upper() if ch.isalnum())
+        search = serial_search(filters.q)
         device_type = normalise_device_type(filters.device_type) if filters.device_type else None
         rows = queries.overview(db, self.campaign, company, status=filters.status, device_type=device_type,
-                                serial_search=search or None, limit=filters.limit, offset=filters.offset)
+                                serial_search=search, limit=filters.limit, offset=filters.offset)
         matching = queries.count(db, self.campaign, company, status=filters.status, device_type=device_type,
-                                 serial_search=search or None)
+                                 serial_search=search)
         totals = queries.totals(db, self.campaign, company)
         return Page(company, rows, matching, totals, filters)
 
@@ -387,6 +400,19 @@ class Portal:
             "reason_text": self.reason_text(status, reason), "channel": str(getattr(event, "channel", "")),
             "document_kind": document_kind,
         }
+
+
+def serial_search(typed: str | None) -> str | None:
+    """Part of a serial as typed, searched literally; None when nothing is typed.
+
+    The separators a serial is written with are dropped, as the serial's normalisation does (``3001-000``
+    finds ``3001000…``); every other character is kept, so ``%`` or ``*`` match no serial rather than all.
+    A search made of separators only (``_``) is searched as typed.
+    """
+    text = unicodedata.normalize("NFKC", typed or "").strip().upper()
+    if not text:
+        return None
+    return _SERIAL_SEPARATORS.sub("", text) or text
 
 
 def workbook_problem(error: WorkbookError) -> PortalError:

@@ -24,6 +24,7 @@ from domain.statuses import Status
 SESSION_COOKIE = "cashback_session"
 LOGIN_CSRF_COOKIE = "cashback_login_csrf"
 PAGE_SIZE = 25
+WEB_TAG = "web page"
 TEMPLATES = Jinja2Templates(directory=str(Path(__file__).parent / "templates"))
 
 STATUS_CLASS = {
@@ -70,15 +71,15 @@ def session(request: Request) -> Principal:
         raise _Redirect("/login")
     bind_principal(request, found)
     if found.role is not Role.INSTALLER:
-        raise PortalError(403, "Le portail web est réservé aux installateurs ; utilisez l'API.",
-                          code="forbidden_for_role")
+        raise page_error(403, "Le portail web est réservé aux installateurs ; utilisez l'API.",
+                         "forbidden_for_role")
     return found
 
 
 def _check_csrf(principal: Principal, submitted: str) -> None:
     if not submitted or not hmac.compare_digest(submitted, principal.csrf_token()):
-        raise PortalError(403, "Le formulaire a expiré ou ne vient pas de ce site : rechargez la page.",
-                          code="csrf_failed")
+        raise page_error(403, "Le formulaire a expiré ou ne vient pas de ce site : rechargez la page.",
+                         "csrf_failed")
 
 
 def render(request: Request, name: str, principal: Principal | None = None, status_code: int = 200,
@@ -91,14 +92,41 @@ def render(request: Request, name: str, principal: Principal | None = None, stat
     return response
 
 
-def html_error(request: Request, status: int, detail: str) -> HTMLResponse:
-    titles = {401: "Connexion requise", 403: "Accès refusé", 404: "Page introuvable", 405: "Méthode non autorisée"}
-    return render(request, "error.html", None, status_code=status, title=titles.get(status, "Erreur"),
-                  detail=detail if status != 404 else "Cette page n'existe pas.")
+#: Title and message of the web page's error page, per status.
+ERROR_TEXTS = {
+    400: ("Demande incorrecte", "La demande est incomplète ou mal formée."),
+    401: ("Connexion requise", "Connectez-vous pour continuer."),
+    403: ("Accès refusé", "Vous n'avez pas accès à cette page."),
+    404: ("Page introuvable", "Cette page n'existe pas, ou cet appareil n'est pas enregistré par votre entreprise."),
+    405: ("Méthode non autorisée", "Cette action n'est pas possible sur cette page."),
+    409: ("Action impossible", "Cette action n'est pas possible dans l'état actuel de l'appareil."),
+    413: ("Fichier trop volumineux", "Le fichier envoyé dépasse la taille autorisée."),
+    415: ("Type de fichier refusé", "Ce type de fichier n'est pas accepté."),
+    422: ("Demande invalide", "L'adresse ou le formulaire contient une valeur invalide (par exemple un numéro "
+                              "de page)."),
+    500: ("Erreur inattendue", "Une erreur inattendue s'est produite ; elle a été enregistrée."),
+    503: ("Service indisponible", "Le service est momentanément indisponible ; réessayez dans un instant."),
+}
+
+
+def page_error(status: int, detail: str, code: str) -> PortalError:
+    """An error whose message is written for the page (French): the error page shows it as is."""
+    return PortalError(status, detail, code=code, page_detail=detail)
+
+
+def html_error(request: Request, status: int, detail: str = "") -> HTMLResponse:
+    """The error page: the status kept, a French message, a link back to the overview."""
+    title, text = ERROR_TEXTS.get(status, ("Erreur", "La demande n'a pas abouti."))
+    return render(request, "error.html", None, status_code=status, title=title, detail=detail or text)
+
+
+def is_page(request: Request) -> bool:
+    """Whether the request was routed to one of the web page's routes."""
+    return WEB_TAG in getattr(request.scope.get("route"), "tags", ())
 
 
 def build_router() -> APIRouter:
-    router = APIRouter(include_in_schema=False)
+    router = APIRouter(include_in_schema=False, tags=[WEB_TAG])
 
     @router.get("/login", response_class=HTMLResponse)
     def login_page(request: Request, error: str = "") -> Response:
@@ -117,7 +145,7 @@ def build_router() -> APIRouter:
               csrf_token: Annotated[str, Form(max_length=200)] = "") -> Response:
         expected = request.cookies.get(LOGIN_CSRF_COOKIE, "")
         if not expected or not hmac.compare_digest(expected, csrf_token):
-            raise PortalError(403, "Le formulaire a expiré : rechargez la page de connexion.", code="csrf_failed")
+            raise page_error(403, "Le formulaire a expiré : rechargez la page de connexion.", "csrf_failed")
         found = portal_of(request).authenticate(token)
         if found is None:
             return RedirectResponse("/login?error=invalid", status_code=303)
@@ -178,7 +206,7 @@ def build_router() -> APIRouter:
         portal = portal_of(request)
         try:
             if file is None or not file.filename:
-                raise PortalError(422, "Choisissez un fichier.", code="file_missing")
+                raise page_error(422, "Choisissez un fichier.", "file_missing")
             content = _read_upload(file, portal.settings.portal_max_upload_bytes)
             result = portal.upload_document(principal, serial, kind, content, request.state.request_id,
                                                filename=file.filename)
@@ -228,7 +256,7 @@ def build_router() -> APIRouter:
         portal = portal_of(request)
         try:
             if file is None or not file.filename:
-                raise PortalError(422, "Choisissez un fichier .xlsx.", code="file_missing")
+                raise page_error(422, "Choisissez un fichier .xlsx.", "file_missing")
             content = _read_upload(file, portal.settings.portal_max_upload_bytes)
             result = portal.workbook(principal, content, request.state.request_id)
         except PortalError as error:

@@ -218,7 +218,8 @@ def test_staff_review_queue_approve_and_reject(client: TestClient, tokens: Token
     assert client.get("/v1/review", headers=auth(tokens.staff)).json()["items"] == []
     assert client.post("/v1/review/3007777777/approve", headers=auth(tokens.staff)).status_code == 404
     assert client.post("/v1/review/%3F%3F/approve", headers=auth(tokens.staff)).status_code == 404
-    assert client.post(f"/v1/review/{A_PAYABLE[0]}/reject", headers=auth(tokens.staff)).status_code == 409
+    assert client.post(f"/v1/review/{A_PAYABLE[0]}/reject", headers=auth(tokens.staff),
+                       json={"note": "illisible"}).status_code == 409
     b_view = client.get(f"/v1/devices/{B_DOCS}", headers=auth(tokens.b)).json()
     assert b_view["device"]["reason"] == "DOCS_REFUSED"
     assert b_view["device"]["reason_text"] == "documents refusés lors de la vérification"
@@ -375,3 +376,117 @@ def test_a_chunked_body_over_the_limit_is_refused_without_reading_it_all(client,
     assert response.status_code == 413
     assert response.json()["status"] == 413
     assert chunks_sent > 0  # (the test client buffers the body; uvicorn streams it, so the server stops early)
+
+
+# --- what review, bad bodies, search and staff reads answer ------------------------------------------
+
+
+PROBLEM_KEYS = {"type", "title", "status", "detail", "code", "request_id"}
+
+
+def _upload(client: TestClient, token: str, serial: str) -> None:
+    uploaded = client.post(f"/v1/devices/{serial}/documents", headers=auth(token), data={"kind": "invoice"},
+                           files={"file": ("facture.pdf", PDF, "application/pdf")})
+    assert uploaded.status_code == 201, uploaded.text
+
+
+def test_a_rejection_must_say_why(client: TestClient, tokens: Tokens) -> None:
+    _upload(client, tokens.a, A_DOCS)
+    path = f"/v1/review/{A_DOCS}/reject"
+    for body in (None, {}, {"note": ""}, {"note": "   "}, None):
+        refused = client.post(path, headers=auth(tokens.staff), json=body)
+        assert refused.status_code == 422, body
+        assert refused.headers["content-type"].startswith("application/problem+json")
+        problem = refused.json()
+        assert problem["code"] == "invalid_request" and [e["field"] for e in problem["errors"]] == ["note"], body
+        assert problem["detail"].startswith("note: ")
+    bare = client.post(path, headers=auth(tokens.staff))  # no body at all, not even a Content-Type
+    assert bare.status_code == 422 and bare.json()["errors"][0]["field"] == "note"
+    assert client.get(f"/v1/devices/{A_DOCS}", headers=auth(tokens.a)).json()["device"]["status"] == "DOCS_UPLOADED"
+    assert [i["serial"] for i in client.get("/v1/review", headers=auth(tokens.staff)).json()["items"]] == [A_DOCS]
+
+    rejected = client.post(path, headers=auth(tokens.staff), json={"note": " facture illisible "})
+    assert rejected.status_code == 200 and rejected.json()["status"] == "REJECTED"
+
+
+def test_a_malformed_json_body_is_a_problem_naming_the_body(client: TestClient, tokens: Tokens) -> None:
+    json_type = {**auth(tokens.a), "content-type": "application/json"}
+    truncated = client.post("/v1/registrations", headers=json_type, content=b'{"serial": ')
+    assert truncated.status_code == 422
+    assert truncated.headers["content-type"].startswith("application/problem+json")
+    problem = truncated.json()
+    assert set(problem) >= PROBLEM_KEYS and problem["code"] == "malformed_json"
+    assert problem["detail"] == "body: malformed JSON at character 11: Expecting value"
+    assert problem["errors"] == [{"field": "body", "location": "body", "type": "json_invalid",
+                                  "message": "malformed JSON at character 11: Expecting value"}]
+    staff = client.post(f"/v1/review/{A_DOCS}/reject", headers={**auth(tokens.staff), "content-type":
+                                                                "application/json"}, content=b'{"note": "x"')
+    assert staff.status_code == 422 and staff.json()["errors"][0]["field"] == "body"
+
+    deep = client.post("/v1/registrations", headers=json_type, content=b"[" * 100_000 + b"]" * 100_000)
+    assert deep.status_code == 400 and deep.headers["content-type"].startswith("application/problem+json")
+    assert set(deep.json()) >= PROBLEM_KEYS and deep.json()["code"] == "unparsable_body"
+    assert deep.json()["detail"].startswith("body: ")
+
+
+def test_a_json_body_sent_as_something_else_is_415(client: TestClient, tokens: Tokens) -> None:
+    body = b'{"serial": "3003000001", "device_type": "SB3.0-1AV-41", "installed_on": "2026-05-03"}'
+    for content_type in ("text/plain", "application/x-www-form-urlencoded", None):  # curl -d sends the second
+        headers = {**auth(tokens.a), **({"content-type": content_type} if content_type else {})}
+        answer = client.post("/v1/registrations", headers=headers, content=body)
+        assert answer.status_code == 415, content_type
+        assert set(answer.json()) >= PROBLEM_KEYS and answer.json()["code"] == "unsupported_media_type"
+        assert "Content-Type: application/json" in answer.json()["detail"]
+    assert client.get("/v1/devices", headers=auth(tokens.a), params={"q": FREE_SB3[0]}).json()["matching"] == 0
+    with_charset = client.post("/v1/registrations", content=body,
+                               headers={**auth(tokens.a), "content-type": "application/json; charset=utf-8"})
+    assert with_charset.status_code == 201
+
+
+def test_every_error_has_the_problem_shape(client: TestClient, tokens: Tokens) -> None:
+    for answer in (client.delete("/v1/devices", headers=auth(tokens.a)), client.get("/v1/nothing-here"),
+                   client.get("/v1/devices", headers=auth(tokens.a), params={"limit": 0})):
+        assert answer.headers["content-type"].startswith("application/problem+json")
+        assert set(answer.json()) >= PROBLEM_KEYS, answer.json()
+    assert client.delete("/v1/devices", headers=auth(tokens.a)).json()["code"] == "method_not_allowed"
+
+
+def test_the_serial_search_is_literal(client: TestClient, tokens: Tokens) -> None:
+    def serials(q: str) -> list[str]:
+        page = client.get("/v1/devices", headers=auth(tokens.a), params={"q": q}).json()
+        assert page["matching"] == len(page["items"])
+        return sorted(d["serial"] for d in page["items"])
+
+    for wildcard in ("%", "_", "%%", "3%1", "!", "\\", "*"):
+        assert serials(wildcard) == [], wildcard
+    # "_" is one of the separators a serial is written with (as "-" or " "): dropped, never a wildcard.
+    assert serials("3_01") == []  # as a LIKE wildcard it would match 3001…
+    assert serials("3001-0000-0") == serials("3001_0000 0") == sorted([*A_PAYABLE, A_DOCS])
+    assert serials("9999") == [A_UNKNOWN]
+    assert serials(" ") == sorted([*A_PAYABLE, A_DOCS, A_UNKNOWN])  # nothing typed: no filter
+
+
+def test_staff_naming_a_company_that_is_not_enrolled_get_404(client: TestClient, tokens: Tokens) -> None:
+    for token in (tokens.staff, tokens.finance, tokens.auditor):
+        for company, shown in (("xyz", "XYZ"), ("999999", "999999")):
+            answer = client.get("/v1/devices", headers=auth(token), params={"company": company})
+            assert answer.status_code == 404
+            assert answer.headers["content-type"].startswith("application/problem+json")
+            problem = answer.json()
+            assert set(problem) >= PROBLEM_KEYS and problem["code"] == "company_not_enrolled"
+            assert problem["detail"] == f"company {shown} is not enrolled in campaign fr-2026"
+        assert client.get("/v1/devices", headers=auth(token), params={"company": COMPANY_A}).status_code == 200
+    # An installer's ?company= is ignored, as before: its own company.
+    own = client.get("/v1/devices", headers=auth(tokens.a), params={"company": "xyz"})
+    assert own.status_code == 200 and own.json()["company"] == COMPANY_A
+
+
+def test_no_swagger_ui_from_a_cdn_only_the_openapi_document(client: TestClient) -> None:
+    for path in ("/docs", "/redoc", "/docs/oauth2-redirect"):
+        answer = client.get(path)
+        assert answer.status_code == 404, path
+        assert "cdn.jsdelivr.net" not in answer.text
+    spec = client.get("/openapi.json")
+    assert spec.status_code == 200 and "default-src 'self'" in spec.headers["content-security-policy"]
+    reject = spec.json()["components"]["schemas"]["RejectV1"]
+    assert reject["required"] == ["note"] and reject["properties"]["note"]["minLength"] == 1

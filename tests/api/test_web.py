@@ -117,3 +117,28 @@ def test_web_page_is_for_installers(client: TestClient, tokens: Tokens) -> None:
     login(client, tokens.staff)
     response = client.get("/", headers=HTML)
     assert response.status_code == 403 and "réservé aux installateurs" in response.text
+
+
+def test_errors_of_the_web_page_are_french_pages_with_a_way_back(client: TestClient, tokens: Tokens) -> None:
+    from tests.api.portal_fixtures import B_PAYABLE
+
+    login(client, tokens.a)
+    for path, status, title in (("/?page=-5", 422, "Demande invalide"), ("/?page=abc", 422, "Demande invalide"),
+                                (f"/devices/{B_PAYABLE[0]}", 404, "Page introuvable"),
+                                ("/devices/%3F%3F", 404, "Page introuvable")):
+        for headers in ({}, HTML, {"accept": "application/json"}):  # the route decides, not the Accept header
+            page = client.get(path, headers=headers)
+            assert page.status_code == status, (path, headers)
+            assert page.headers["content-type"].startswith("text/html"), (path, headers)
+            assert f"<h1>{title}</h1>" in page.text and '<a href="/">Retour à mes appareils</a>' in page.text
+            assert "problem" not in page.text and B_PAYABLE[0] not in page.text
+    assert "valeur invalide" in client.get("/?page=-5").text
+    assert "pas enregistré par votre entreprise" in client.get(f"/devices/{B_PAYABLE[0]}").text
+    forged = client.post("/register", data={"serial": FREE_SB3[3], "csrf_token": "x"})
+    assert forged.status_code == 403 and "Le formulaire a expiré" in forged.text  # the page's own message
+
+    # The API keeps its problems, even with the session cookie and a browser's Accept header.
+    api = client.get(f"/v1/devices/{B_PAYABLE[0]}", headers={**HTML, "Authorization": f"Bearer {tokens.a}"})
+    assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
+    bad = client.get("/v1/devices", headers={**HTML, "Authorization": f"Bearer {tokens.a}"}, params={"limit": 0})
+    assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"

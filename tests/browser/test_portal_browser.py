@@ -117,3 +117,17 @@ def test_phone_sized_viewport_shows_cards(browser: Any, server: Server, artifact
         page.screenshot(path=str(artifacts / "overview-phone-full.png"), full_page=True)
     finally:
         context.close()
+
+
+def test_a_bad_address_shows_a_french_error_page_with_a_way_back(page: Any, server: Server) -> None:
+    from tests.api.portal_fixtures import B_PAYABLE
+
+    log_in(page, server, server.tokens.a)
+    for path, status, title in (("/?page=-5", 422, "Demande invalide"),
+                                (f"/devices/{B_PAYABLE[0]}", 404, "Page introuvable")):
+        response = page.goto(f"{server.url}{path}")
+        assert response.status == status, path
+        expect(page.get_by_role("heading", name=title)).to_be_visible()
+        assert "application/problem" not in page.content() and '"status"' not in page.content()
+        page.get_by_role("link", name="Retour à mes appareils").click()
+        expect(page.get_by_role("heading", name="Mes appareils")).to_be_visible()

@@ -41,3 +41,17 @@ def test_a_second_claim_shows_as_rejected_to_the_claimant_only(app: CashbackApp,
     assert owner.status == "PAYMENT_PENDING"
     assert (claimant.status, claimant.reason) == ("REJECTED", "ALREADY_CLAIMED")
     assert "déjà enregistré par une autre entreprise" in claimant.reason_text()
+
+
+def test_the_serial_search_is_literal_not_a_like_pattern(app: CashbackApp, tmp_path: Path) -> None:
+    app.register_batch([intake(PAYABLE_SB3, ENROLLED)])
+    db = _overview(app, tmp_path)
+
+    def found(search: str) -> list[str]:
+        rows = [r.serial for r in queries.overview(db, CAMPAIGN, ENROLLED, serial_search=search)]
+        assert queries.count(db, CAMPAIGN, ENROLLED, serial_search=search) == len(rows)
+        return rows
+
+    for pattern in ("%", "_", "3%1", "3_01", "300!", "!%", "\\"):
+        assert found(pattern) == [], pattern
+    assert found("1000001") == found("3001000001") == found("3001") == [PAYABLE_SB3]
