@@ -33,10 +33,10 @@ lint: $(STAMP)  ## ruff and mypy, settings in pyproject.toml
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: bench-feed bench-portal bench-audit  ## every benchmark, each figure beside a same-run reference (about 5 minutes)
+bench: bench-feed bench-portal bench-audit  ## every benchmark, each figure beside a same-run reference (about 10 minutes)
 
 bench-feed: $(STAMP) services  ## feed worker end to end beside the library's save paths, raw COPY, raw Kafka; bench/results.json
-	eval "$$(scripts/services.sh env)" && $(BIN)/python -m bench.feed_bench
+	eval "$$(scripts/services.sh env)" && $(BIN)/python -m bench.feed_bench --full
 
 bench-portal: $(STAMP)  ## portal overview latency (10,000 devices, 20 clients) beside raw SQL; bench/portal-results.json
 	$(BIN)/python -m bench.portal_bench

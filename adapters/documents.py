@@ -34,9 +34,9 @@ _SHA256 = re.compile(r"^[0-9a-f]{64}$")
 
 
 class DocumentRejected(ValueError):
-    """The content cannot be accepted; ``code`` is one of empty, too_large, unsupported_type."""
+    """The upload cannot be accepted; ``code`` is one of empty, too_large, unsupported_type, bad_name."""
 
-    def __init__(self, code: Literal["empty", "too_large", "unsupported_type"], reason: str) -> None:
+    def __init__(self, code: Literal["empty", "too_large", "unsupported_type", "bad_name"], reason: str) -> None:
         super().__init__(reason)
         self.code = code
         self.reason = reason
@@ -179,3 +179,18 @@ def _fsync_dir(path: Path) -> None:
         pass
     finally:
         os.close(fd)
+
+
+def check_upload_name(filename: str) -> None:
+    """A sent file's name must be a plain name: no folders, no '..', no control characters.
+
+    The stored name never comes from it (files are stored by their sha256); a name with a path in
+    it means a broken or hostile client, and it is refused rather than silently trimmed."""
+    if not filename.strip():
+        raise DocumentRejected("bad_name", "the file has no name")
+    if "/" in filename or "\\" in filename or filename.strip() in (".", "..") or ".." in filename.split("/"):
+        raise DocumentRejected("bad_name", f"file name {filename!r} must be a plain name, without folders")
+    if any(ord(c) < 32 or ord(c) == 127 for c in filename):
+        raise DocumentRejected("bad_name", f"file name {filename!r} contains control characters")
+    if len(filename) > 255:
+        raise DocumentRejected("bad_name", "the file name is longer than 255 characters")

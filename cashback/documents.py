@@ -18,7 +18,7 @@ from zoneinfo import ZoneInfo
 import structlog
 from eventsourcing.persistence import IntegrityError
 
-from adapters.documents import DocumentStore, StoredDocument
+from adapters.documents import DocumentStore, StoredDocument, check_upload_name
 from domain.errors import DomainError, TransitionNotAllowed
 from domain.provenance import Channel, Provenance
 from domain.registration import DeviceRegistration
@@ -130,10 +130,13 @@ def upload_document(
 
     Raises ``DocumentRejected`` (bad content), ``UnknownDevice`` (no such device,
     or not the given company's), ``UploadNotAllowed`` (wrong status or window
-    closed). Nothing is stored when one of them is raised. ``filename`` is only
-    logged: the stored path comes from the content.
+    closed). Nothing is stored when one of them is raised. ``filename``, the name the
+    sender gave, must be a plain name (``DocumentRejected`` "bad_name") and is only logged: the
+    stored path comes from the content.
     """
     kind = DocumentKind(kind)
+    if filename is not None:
+        check_upload_name(filename)
     info = store.validate(content)  # DocumentRejected before anything else
     serial = canonical_serial(app, serial)
     bound = log.bind(serial=serial, kind=str(kind), sha256=info.sha256, filename=filename, actor=actor)

@@ -246,6 +246,9 @@ def test_document_upload_checks_content_status_and_kind(client: TestClient, toke
     exe = client.post(url, headers=auth(tokens.a), data={"kind": "invoice"},
                       files={"file": ("facture.pdf", b"MZ\x90\x00binary", "application/pdf")})
     assert exe.status_code == 415 and exe.json()["code"] == "document_unsupported_type"
+    traversal = client.post(url, headers=auth(tokens.a), data={"kind": "invoice"},
+                            files={"file": ("../../x.pdf", PDF, "application/pdf")})
+    assert traversal.status_code == 422 and traversal.json()["code"] == "document_bad_name"
     empty = client.post(url, headers=auth(tokens.a), data={"kind": "invoice"},
                         files={"file": ("vide.pdf", b"", "application/pdf")})
     assert empty.status_code == 422 and empty.json()["code"] == "document_empty"

@@ -166,11 +166,22 @@ def test_upload_records_the_document_and_the_device_waits_for_review(app: Cashba
     assert len(app.get_registration(SOLD_ABROAD).uploads) == 1  # type: ignore[union-attr]
 
 
+@pytest.mark.parametrize("name", ["../../x.pdf", "..\\..\\x.pdf", "/etc/passwd", "..", "a\x00.pdf", "f\n.pdf", " "])
+def test_a_sent_name_with_a_path_is_refused_and_nothing_is_stored(app: CashbackApp, tmp_path: Path, name: str) -> None:
+    docs_required(app)
+    with pytest.raises(DocumentRejected, match="name") as refused:
+        upload_document(app, DocumentStore(tmp_path / "documents"), SOLD_ABROAD, "invoice", PNG, actor="bob",
+                        filename=name)
+    assert refused.value.code == "bad_name"
+    assert files_under(tmp_path) == set()
+    assert app.get_registration(SOLD_ABROAD).status == Status.DOCS_REQUIRED  # type: ignore[union-attr]
+
+
 def test_a_user_file_name_never_chooses_where_the_file_lands(app: CashbackApp, tmp_path: Path) -> None:
     docs_required(app)
     root = tmp_path / "data" / "documents"
     result = upload_document(app, DocumentStore(root), SOLD_ABROAD, "invoice", PNG, actor="bob",
-                             filename="../../x.pdf")
+                             filename="x.pdf")
     assert result.path.parent.parent.parent == root
     assert result.path.name == f"{result.sha256}.png"
     assert files_under(tmp_path) == {result.path}

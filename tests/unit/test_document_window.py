@@ -188,3 +188,19 @@ def test_the_window_closes_at_local_midnight_whatever_the_utc_offset() -> None:
     # 28 March 2026 is the last day of winter time: the window still closes at local midnight.
     assert window_closes_at(date(2026, 3, 28), "Europe/Paris") == datetime(2026, 3, 28, 23, 0, tzinfo=UTC)
     assert window_closes_at(date(2026, 3, 29), "Europe/Paris") == datetime(2026, 3, 29, 22, 0, tzinfo=UTC)
+
+
+@pytest.mark.parametrize(("requested", "deadline"), CASES)
+def test_a_server_clock_in_utc_expires_on_the_paris_day_not_the_utc_day(requested: datetime, deadline: date) -> None:
+    """Production clocks run in UTC: at 22:30 UTC on the deadline day it is already the next day in Paris
+    (summer), and at 21:30 UTC it is still the deadline day."""
+    app = requested_at(requested.astimezone(UTC))
+    assert deadline_of(app) == deadline
+    registration_id = app.get_registration(SOLD_ABROAD).id  # type: ignore[union-attr]
+    closes = window_closes_at(deadline, "Europe/Paris").astimezone(UTC)
+    assert closes.date() == deadline  # the window closes before the UTC day ends
+
+    at(app, closes - timedelta(minutes=30))
+    assert app.expire([registration_id], SYSTEM) == 0, "still the deadline day in Paris"
+    at(app, closes + timedelta(minutes=30))
+    assert app.expire([registration_id], SYSTEM) == 1, "the next day in Paris, the same UTC day"

@@ -24,7 +24,7 @@ from domain.errors import DomainError, TransitionNotAllowed
 from domain.ids import registration_id
 from domain.payout import Payout, PayoutLine
 from domain.provenance import Channel, Provenance
-from domain.registration import NEW, DeviceRegistration
+from domain.registration import NEW, REOPENING_REASONS, DeviceRegistration
 from domain.statuses import Reason, Status
 from domain.terms import DocumentKind
 from tests.unit.conftest import (
@@ -68,6 +68,10 @@ ALLOWED = {
     (DU, PP),
     (DU, REJ),
     (PP, PAID),
+    # Re-registration (docs/design-notes.md): a rejection caused by the request does not keep the
+    # serial; a different request is decided again.
+    (REJ, PP),
+    (REJ, DR),
 }
 
 AT = datetime(2026, 6, 1, 10, tzinfo=UTC)
@@ -112,6 +116,9 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.claims: list[str] = []
         self.transitions: list[tuple[str, str]] = [(NEW, outcome)]
         self.clock = AT
+        self.owner = OWNER
+        self.request = (OWNER, SB3, date(2026, 5, 4))
+        self.reason: Reason | None = Reason.UNKNOWN_SERIAL if outcome is REJ else None
 
     def _at(self) -> datetime:
         self.clock += timedelta(minutes=1)
@@ -159,7 +166,36 @@ class RegistrationMachine(RuleBasedStateMachine):
         refused = self.status not in (DR, DU)
         self._run(lambda: self.registration.reject(Reason.DOCS_REFUSED, by=STAFF, at=self._at()), refused=refused)
         if not refused:
-            self.status = REJ
+            self.status, self.reason = REJ, Reason.DOCS_REFUSED
+
+    @rule(customer_no=st.sampled_from([OWNER, "C200"]), device_type=st.sampled_from([SB3, SB5]),
+          installed_on=st.sampled_from([date(2026, 5, 4), date(2026, 5, 20)]), outcome=st.sampled_from([PP, DR, REJ]),
+          deadline=DAYS)
+    def reregister(self, customer_no: str, device_type: str, installed_on: date, outcome: Status,
+                   deadline: date) -> None:
+        reopening = self.status == REJ and self.reason in REOPENING_REASONS
+        refused = not reopening or (customer_no, device_type, installed_on) == self.request
+        decision = {
+            PP: Decision(PP, amount_cents=5000),
+            DR: Decision(DR, amount_cents=5000, doc_reasons=("RULE",), documents=(DocumentKind.INVOICE,)),
+            REJ: Decision.rejected(Reason.TYPE_MISMATCH),
+        }[outcome]
+        self._run(
+            lambda: self.registration.reregister(
+                customer_no=customer_no, device_type=device_type, installed_on=installed_on, decision=decision,
+                deadline=deadline if outcome is DR else None, by=BY, at=self._at()),
+            refused=refused,
+            records=1 if outcome is PP else 2,
+        )
+        if refused:
+            return
+        self.claims = [c for c in self.claims if c != customer_no]
+        if self.owner != customer_no and self.owner not in self.claims:
+            self.claims.append(self.owner)
+        self.owner, self.request, self.status = customer_no, (customer_no, device_type, installed_on), outcome
+        self.deadline = deadline if outcome is DR else None
+        self.reason = Reason.TYPE_MISMATCH if outcome is REJ else None
+        self.uploads = set()
 
     @rule(today=DAYS)
     def expire(self, today: date) -> None:
@@ -171,7 +207,7 @@ class RegistrationMachine(RuleBasedStateMachine):
             records=1 if due else 0,
         )
         if due:
-            self.status = REJ
+            self.status, self.reason = REJ, Reason.DOCS_NOT_PROVIDED
 
     @rule(payout=st.sampled_from(PAYOUTS))
     def add_to_payout(self, payout: UUID) -> None:
@@ -208,7 +244,7 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     @rule(customer_no=st.sampled_from([OWNER, "C200", "C300"]))
     def refuse_claim(self, customer_no: str) -> None:
-        refused = customer_no == OWNER
+        refused = customer_no == self.owner
         self._run(lambda: self.registration.refuse_claim(customer_no, by=BY, at=self._at()), refused=refused)
         if not refused:
             self.claims.append(customer_no)
@@ -220,7 +256,8 @@ class RegistrationMachine(RuleBasedStateMachine):
         assert registration.status == self.status
         assert registration.payout_id == self.payout
         assert registration.refused_claims == self.claims
-        assert registration.customer_no == OWNER
+        assert registration.customer_no == self.owner
+        assert registration.reason == self.reason
         assert registration.version == len(self.events)
 
     @invariant()
