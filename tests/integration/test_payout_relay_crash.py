@@ -171,5 +171,6 @@ def test_payment_run_as_of_pays_only_what_was_payable_by_then(world: World) -> N
 
 def _write(world: World, name: str, serials: list[str]) -> Any:
     path = world.tmp / f"{name}.jsonl"
-    path.write_text("\n".join(json.dumps(world.record(s, COMPANIES[i % len(COMPANIES)])) for i, s in enumerate(serials)))
+    path.write_text("\n".join(json.dumps(world.record(s, COMPANIES[i % len(COMPANIES)]))
+                              for i, s in enumerate(serials)))
     return path
