@@ -31,7 +31,6 @@ from cashback.event_rows import stream_events
 from cashback.settings import Settings
 from domain.decision import RegistrationRequest
 from domain.enrolment import Enrolment
-from domain.payout import Payout
 from domain.provenance import Channel, Provenance
 from domain.registration import DeviceRegistration
 from projections.rebuild import check
@@ -139,13 +138,6 @@ def test_old_rows_load_upcast_replay_and_verify(engine: Engine) -> None:
     assert verify(stream_events(app.recorder, "aggregate"), app.recorder.chain_key).ok
 
 
-@pytest.mark.xfail(
-    getattr(Payout.Confirmed, "class_version", 1) < 2,
-    reason="Payout.Confirmed gained `serials` (per-line results) without class_version 2 and an upcaster: "
-           "stored confirmations of the old shape no longer replay or project",
-    strict=True,
-    raises=AttributeError,
-)
 def test_old_rows_project_and_replay_with_their_payouts(engine: Engine) -> None:
     insert_raw(engine)
     projector = engine.projector()
