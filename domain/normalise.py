@@ -39,6 +39,8 @@ def normalise_serial(raw: object) -> str:
 def _normalise_serial_text(raw: object) -> str:
     if isinstance(raw, bool) or raw is None:
         raise InvalidSerial("serial is empty")
+    if isinstance(raw, int | float) and raw < 0:
+        raise InvalidSerial(f"serial {raw!r} is a negative number")
     if isinstance(raw, float):
         if not raw.is_integer():
             raise InvalidSerial(f"serial {raw!r} is not a whole number")

@@ -149,3 +149,9 @@ def test_the_plain_serial_shortcut_gives_the_general_rules_answer(text: str) -> 
     from domain.normalise import _normalise_serial_text
 
     assert _outcome(normalise_serial, text) == _outcome(_normalise_serial_text, text)
+
+
+@pytest.mark.parametrize("number", [-3283062974, -3283062974.0])
+def test_a_negative_number_cell_is_not_a_serial(number: object) -> None:
+    with pytest.raises(InvalidSerial, match="negative"):
+        normalise_serial(number)
