@@ -9,6 +9,7 @@ import argparse
 import csv
 import json
 import random
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 
@@ -39,16 +40,14 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
         for c in companies[:50]:  # the last ten are not enrolled: their feed records are parked
             writer.writerow([c[0], c[1], c[2], c[3].isoformat()])
 
-    catalog = []
     seen: set[str] = set()
-    while len(catalog) < devices:
-        serial = serial_for(rng)
-        if serial in seen:
-            continue
-        seen.add(serial)
+
+    def older(rng: random.Random, serial: str) -> tuple[str, str, date, str]:
         produced = date(2024, 6, 1) + timedelta(days=rng.randint(0, 600))
         country = "FR" if rng.random() > 0.04 else rng.choice(["DE", "ES", "IT", "BE"])
-        catalog.append((serial, rng.choice(TYPES), produced, country))
+        return (serial, rng.choice(TYPES), produced, country)
+
+    catalog = devices_of(rng, seen, devices, older)
     catalog.extend(newer_families(seen, FAMILY_DEVICES))  # own generator: the rows above stay as they were
     with (EXAMPLES / "catalog.csv").open("w", newline="", encoding="utf-8") as handle:
         writer = csv.writer(handle)
@@ -110,18 +109,31 @@ def make(devices: int, feed: int, seed: int = 2026) -> None:
                   from_feed=[row for row in catalog[:400] if row[0] in feed_owners])
 
 
-def newer_families(seen: set[str], count: int) -> list[tuple[str, str, date, str]]:
-    """Hybrid inverters and batteries, from a generator of their own (the older rows do not move)."""
-    rng = random.Random(20260901)
-    rows: list[tuple[str, str, date, str]] = []
+Device = tuple[str, str, date, str]
+
+
+def devices_of(
+    rng: random.Random, seen: set[str], count: int, make: Callable[[random.Random, str], Device]
+) -> list[Device]:
+    """``count`` catalog rows with serials not seen before (``seen`` grows)."""
+    rows: list[Device] = []
     while len(rows) < count:
         serial = serial_for(rng)
         if serial in seen:
             continue
         seen.add(serial)
-        produced = date(2025, 1, 15) + timedelta(days=rng.randint(0, 300))
-        rows.append((serial, rng.choice(NEWER_TYPES), produced, "FR" if rng.random() > 0.03 else "BE"))
+        rows.append(make(rng, serial))
     return rows
+
+
+def newer_families(seen: set[str], count: int) -> list[Device]:
+    """Hybrid inverters and batteries, from a generator of their own (the older rows do not move)."""
+
+    def newer(rng: random.Random, serial: str) -> Device:
+        produced = date(2025, 1, 15) + timedelta(days=rng.randint(0, 300))
+        return (serial, rng.choice(NEWER_TYPES), produced, "FR" if rng.random() > 0.03 else "BE")
+
+    return devices_of(random.Random(20260901), seen, count, newer)
 
 
 def make_workbook(

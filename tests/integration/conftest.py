@@ -109,6 +109,16 @@ class World:
         rows = self.sql("SELECT state FROM cashback_events WHERE topic LIKE %s", ("%DeviceRegistration.Registered",))
         return [json.loads(bytes(r[0]))["serial"] for r in rows]
 
+    def feed(self, n: int, start: int = 0) -> list[dict[str, Any]]:
+        """n valid portal records for serials start… of the catalog, over the enrolled companies."""
+        return [self.record(self.serials[start + i], COMPANIES[i % len(COMPANIES)]) for i in range(n)]
+
+    def stored_feed_records(self) -> int:
+        """Records of the feed topic covered by the offsets stored in the database."""
+        rows = self.sql("SELECT notification_id FROM cashback_tracking WHERE application_name LIKE %s",
+                        (f"kafka:{self.topic}:%",))
+        return sum(r[0] + 1 for r in rows)
+
     def wait_for(self, predicate: Callable[[], bool], timeout: float = 120, what: str = "condition") -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:

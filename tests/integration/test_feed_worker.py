@@ -16,19 +16,10 @@ from tests.integration.conftest import COMPANIES, ROOT, World
 pytestmark = pytest.mark.integration
 
 
-def _feed(world: World, n: int, start: int = 0) -> list[dict]:
-    return [world.record(world.serials[start + i], COMPANIES[i % len(COMPANIES)]) for i in range(n)]
-
-
-def _stored_total(world: World) -> int:
-    rows = world.sql(
-        "SELECT notification_id FROM cashback_tracking WHERE application_name LIKE %s", (f"kafka:{world.topic}:%",)
-    )
-    return sum(r[0] + 1 for r in rows)
 
 
 def _caught_up(world: World, produced: int) -> bool:
-    return _stored_total(world) >= produced
+    return world.stored_feed_records() >= produced
 
 
 def test_a_record_from_a_plain_kafka_client_shows_in_the_overview(world: World) -> None:
@@ -49,7 +40,7 @@ def test_a_record_from_a_plain_kafka_client_shows_in_the_overview(world: World) 
 
 
 def test_records_delivered_twice_register_once(world: World) -> None:
-    records = _feed(world, 400)
+    records = world.feed(400)
     world.produce(records)
     worker = world.start_worker("worker", "feed", "--batch-size", "150")
     world.wait_for(lambda: _caught_up(world, 400), what="first delivery")
@@ -68,12 +59,12 @@ def test_records_delivered_twice_register_once(world: World) -> None:
 
 def test_kill_9_in_the_middle_of_a_large_batch_loses_and_doubles_nothing(world: World) -> None:
     n = 12000
-    world.produce(_feed(world, n))
+    world.produce(world.feed(n))
     worker = world.start_worker("worker", "feed", "--batch-size", "2000")
-    world.wait_for(lambda: 0 < _stored_total(world) < n, timeout=120, what="some progress")
+    world.wait_for(lambda: 0 < world.stored_feed_records() < n, timeout=120, what="some progress")
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
-    progress_at_kill = _stored_total(world)
+    progress_at_kill = world.stored_feed_records()
     assert progress_at_kill < n, "the worker finished before it could be killed"
     world.start_worker("worker", "feed", "--batch-size", "2000")
     world.wait_for(lambda: _caught_up(world, n), timeout=180, what="the restarted worker to finish")
@@ -84,16 +75,16 @@ def test_kill_9_in_the_middle_of_a_large_batch_loses_and_doubles_nothing(world: 
 
 def test_postgres_stopped_and_restarted_while_the_worker_runs(world: World) -> None:
     n = 8000
-    world.produce(_feed(world, n))
+    world.produce(world.feed(n))
     world.start_worker("worker", "feed", "--batch-size", "300")
-    world.wait_for(lambda: _stored_total(world) > 0, what="some progress")
+    world.wait_for(lambda: world.stored_feed_records() > 0, what="some progress")
     services = str(ROOT / "scripts" / "services.sh")
     subprocess.run([services, "pg-stop"], check=True, timeout=120)
     try:
         time.sleep(4)  # longer than the library's own retries: the worker must back off and wait
     finally:
         subprocess.run([services, "pg-start"], check=True, timeout=120)
-    progress_after_restart = _stored_total(world)
+    progress_after_restart = world.stored_feed_records()
     assert progress_after_restart < n, "the worker finished before the restart"
     world.wait_for(lambda: _caught_up(world, n), timeout=180, what="the worker to resume after the restart")
     serials = world.registered_serials()
@@ -106,11 +97,13 @@ def test_two_workers_in_one_group_one_stops_the_other_takes_over(world: World) -
     first = world.start_worker("worker", "feed", "--batch-size", "300")
     second = world.start_worker("worker", "feed", "--batch-size", "300")
     time.sleep(5)  # both join the group and share the four partitions
-    world.produce(_feed(world, n // 2))
-    world.wait_for(lambda: _stored_total(world) >= n // 4, what="both workers consuming")
+    world.produce(world.feed(n // 2))
+    world.wait_for(lambda: world.stored_feed_records() >= n // 4, what="both workers consuming")
     first.send_signal(signal.SIGTERM)
     assert first.wait(timeout=60) == 0
-    world.produce(_feed(world, n // 2, start=n // 2))
+    first_log = (world.tmp / "worker-0.log").read_text(errors="replace")
+    assert "feed_batch_committed" in first_log, "the first worker stopped before it held any partition"
+    world.produce(world.feed(n // 2, start=n // 2))
     world.wait_for(lambda: _caught_up(world, n), timeout=180, what="the remaining worker to take over")
     assert second.poll() is None
     serials = world.registered_serials()
@@ -118,7 +111,7 @@ def test_two_workers_in_one_group_one_stops_the_other_takes_over(world: World) -
 
 
 def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World) -> None:
-    good = _feed(world, 300)
+    good = world.feed(300)
     poison: list[bytes | dict] = [
         b"not json",
         b'{"schema_version": 1, "serial": ',
@@ -169,7 +162,7 @@ def test_unknown_customer_numbers_are_parked_not_registered(world: World) -> Non
 
 
 def test_feed_status_reports_lag_per_partition(world: World) -> None:
-    world.produce(_feed(world, 100))
+    world.produce(world.feed(100))
     out = world.cli("feed", "status").stdout
     assert "total lag: 100" in out
     world.start_worker("worker", "feed")

@@ -13,15 +13,6 @@ from tests.integration.conftest import COMPANIES, World
 pytestmark = pytest.mark.integration
 
 
-def _feed(world: World, n: int, start: int = 0) -> list[dict]:
-    return [world.record(world.serials[start + i], COMPANIES[i % len(COMPANIES)]) for i in range(start, start + n)]
-
-
-def _stored_total(world: World) -> int:
-    rows = world.sql(
-        "SELECT notification_id FROM cashback_tracking WHERE application_name LIKE %s", (f"kafka:{world.topic}:%",)
-    )
-    return sum(r[0] + 1 for r in rows)
 
 
 def _events(world: World) -> int:
@@ -30,35 +21,35 @@ def _events(world: World) -> int:
 
 def test_sigterm_finishes_the_batch_in_hand_and_a_restart_does_the_rest(world: World) -> None:
     n = 10000
-    world.produce(_feed(world, n))
+    world.produce(world.feed(n))
     worker = world.start_worker("worker", "feed", "--batch-size", "1000")
-    world.wait_for(lambda: 0 < _stored_total(world) < n, timeout=120, what="the first batches")
+    world.wait_for(lambda: 0 < world.stored_feed_records() < n, timeout=120, what="the first batches")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
-    done = _stored_total(world)
+    done = world.stored_feed_records()
     assert done < n, "the worker finished before SIGTERM"
     assert "feed_worker_stopped" in world.logs()
     # Every record up to the stored offsets has its event, and no record past them: no half batch.
     assert _events(world) == len(world.registered_serials()) == done
     world.start_worker("worker", "feed", "--batch-size", "1000")
-    world.wait_for(lambda: _stored_total(world) >= n, timeout=180, what="the restarted worker")
+    world.wait_for(lambda: world.stored_feed_records() >= n, timeout=180, what="the restarted worker")
     assert _events(world) == n
     assert sorted(world.registered_serials()) == sorted(world.serials[:n])
 
 
 def test_a_redelivered_batch_records_no_event_of_any_kind(world: World) -> None:
-    records = _feed(world, 300)
+    records = world.feed(300)
     world.produce(records)
     worker = world.start_worker("worker", "feed", "--batch-size", "100")
-    world.wait_for(lambda: _stored_total(world) >= 300, what="first delivery")
+    world.wait_for(lambda: world.stored_feed_records() >= 300, what="first delivery")
     before = world.sql("SELECT COUNT(*), MAX(notification_id) FROM cashback_events")[0]
     world.produce(records)  # republished
-    world.wait_for(lambda: _stored_total(world) >= 600, what="second delivery")
+    world.wait_for(lambda: world.stored_feed_records() >= 600, what="second delivery")
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=30) == 0
     world.sql("DELETE FROM cashback_tracking WHERE application_name LIKE %s", (f"kafka:{world.topic}:%",))
     world.start_worker("worker", "feed", "--batch-size", "100")  # a consumer seeking back to the start
-    world.wait_for(lambda: _stored_total(world) >= 600, what="redelivery")
+    world.wait_for(lambda: world.stored_feed_records() >= 600, what="redelivery")
     assert world.sql("SELECT COUNT(*), MAX(notification_id) FROM cashback_events")[0] == before
     assert world.sql("SELECT COUNT(*) FROM cashback_parked")[0][0] == 0
 
@@ -67,7 +58,7 @@ def test_audit_history_names_the_kafka_position_of_the_record(world: World) -> N
     serial = world.serials[0]
     world.produce([world.record(serial, COMPANIES[0])], keys=[serial])
     world.start_worker("worker", "feed")
-    world.wait_for(lambda: _stored_total(world) >= 1, what="the record")
+    world.wait_for(lambda: world.stored_feed_records() >= 1, what="the record")
     (partition, offset), = world.sql(
         "SELECT substring(application_name from '[0-9]+$')::int, notification_id FROM cashback_tracking"
         " WHERE application_name LIKE %s AND notification_id >= 0", (f"kafka:{world.topic}:%",))
@@ -81,13 +72,13 @@ def test_audit_history_names_the_kafka_position_of_the_record(world: World) -> N
 
 def test_the_projector_reads_past_gaps_in_the_notification_ids(world: World) -> None:
     path = world.tmp / "first.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in _feed(world, 50)))
+    path.write_text("\n".join(json.dumps(r) for r in world.feed(50)))
     world.cli("ingest", "feed", str(path))
     # A failed insert burns sequence values: ids 51..60 never appear in the table.
     world.sql("SELECT nextval(pg_get_serial_sequence('cashback_events', 'notification_id'))"
               " FROM generate_series(1, 10)")
     path = world.tmp / "second.jsonl"
-    path.write_text("\n".join(json.dumps(r) for r in _feed(world, 50, start=50)))
+    path.write_text("\n".join(json.dumps(r) for r in world.feed(50, start=50)))
     world.cli("ingest", "feed", str(path))
     ids = [r[0] for r in world.sql("SELECT notification_id FROM cashback_events WHERE topic LIKE %s ORDER BY 1",
                                    ("%DeviceRegistration%",))]
