@@ -27,8 +27,8 @@ COMMON_FIELDS = {"timestamp", "originator_id", "originator_version", "originator
 CSV_COLUMNS = ("notification_id", "time", "aggregate", "originator_id", "version", "kind", "actor", "channel", "source",
                "status_after", "details")
 STATE_FIELDS = ("status", "reason", "reviewer", "customer_no", "device_type", "installed_on", "amount_cents",
-                "deadline", "documents_needed", "uploads", "refused_claims", "payout_id", "paid_cents",
-                "last_payout_failure")
+                "deadline", "documents_needed", "documents_missing", "uploads", "refused_claims", "payout_id",
+                "paid_cents", "last_payout_failure")
 FORMULA_PREFIXES = ("=", "+", "-", "@", "\t", "\r")
 
 

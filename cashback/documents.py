@@ -91,6 +91,18 @@ class UploadResult:
     recorded: bool
     status: str
     deadline: date | None
+    #: Needed kinds still not received: the device stays DOCS_REQUIRED until this is empty.
+    missing: list[str] = field(default_factory=list)
+
+
+class DocumentsMissing(TransitionNotAllowed):
+    """Staff review a device only once every needed document is in; ``missing`` says what is not."""
+
+    def __init__(self, serial: str, status: str, action: str, missing: list[str]) -> None:
+        super().__init__(serial, status, action)
+        self.missing = list(missing)
+        if self.missing:
+            self.args = (f"{self.args[0]} (documents still missing: {', '.join(self.missing)})",)
 
 
 def _refusal(registration: DeviceRegistration, today: date, language: str = "en") -> str | None:
@@ -166,7 +178,7 @@ def upload_document(
     return UploadResult(
         serial=serial, device_type=registration.device_type, kind=str(kind), sha256=stored.sha256,
         size=stored.size, media_type=stored.media_type, path=stored.path, recorded=recorded,
-        status=registration.status, deadline=registration.deadline,
+        status=registration.status, deadline=registration.deadline, missing=registration.documents_missing,
     )
 
 
@@ -219,6 +231,8 @@ class ReviewItem:
     needed: list[str]
     received: list[dict[str, Any]] = field(default_factory=list)
     uploaded_at: str = ""
+    #: Needed kinds not received; empty for every device that reached review under the current rule.
+    missing: list[str] = field(default_factory=list)
 
 
 def review_queue(app: Any, read_db: Any, store: DocumentStore | None = None) -> list[ReviewItem]:
@@ -242,6 +256,7 @@ def review_queue(app: Any, read_db: Any, store: DocumentStore | None = None) -> 
             device_type=registration.device_type, amount_cents=registration.amount_cents,
             deadline=registration.deadline, reasons=list(registration.doc_reasons),
             needed=list(registration.documents_needed), received=received, uploaded_at=updated_at,
+            missing=registration.documents_missing,
         ))
     return items
 
@@ -257,6 +272,8 @@ def review(
     current: DeviceRegistration | None = app.get_registration(serial)
     if current is None:
         raise UnknownDevice(serial, app.terms.id)
+    if current.status == Status.DOCS_REQUIRED:  # not every needed document is in yet
+        raise DocumentsMissing(serial, current.status, f"{decision} documents", current.documents_missing)
     if current.status != Status.DOCS_UPLOADED:  # staff review uploaded documents, nothing else
         raise TransitionNotAllowed(serial, current.status, f"{decision} documents")
     by = Provenance(actor=reviewer, channel=Channel.STAFF, source=f"review:{decision}")

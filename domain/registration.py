@@ -55,17 +55,34 @@ class DeviceRegistration(ForwardInTime, Aggregate):
             aggregate.status = Status.DOCS_REQUIRED
             aggregate.doc_reasons = list(self.reasons)
             aggregate.documents_needed = list(self.documents)
+            aggregate.documents_received = []
             aggregate.deadline = self.deadline
 
     class DocumentUploaded(Event):
+        """One file received. ``missing``: the needed kinds still not received after it (class_version 2).
+
+        The device moves to DOCS_UPLOADED (the staff's review) only when nothing is missing; until then it
+        stays DOCS_REQUIRED: uploads go on, the deadline and the reminder hold, expiry still applies."""
+
         kind: str
         sha256: str
         size: int
+        missing: list[str]
+
+        class_version = 2
+
+        @staticmethod
+        def upcast_v1_v2(state: dict[str, Any]) -> None:
+            # Version 1 moved the device to DOCS_UPLOADED at the first file: replayed as it happened.
+            state["missing"] = []
 
         def apply(self, aggregate: Aggregate) -> None:
             assert isinstance(aggregate, DeviceRegistration)
-            aggregate.status = Status.DOCS_UPLOADED
+            if not self.missing:
+                aggregate.status = Status.DOCS_UPLOADED
             aggregate.uploads.append({"kind": self.kind, "sha256": self.sha256, "size": self.size})
+            if self.kind not in aggregate.documents_received:
+                aggregate.documents_received.append(self.kind)
 
     class DocumentsApproved(Event):
         def apply(self, aggregate: Aggregate) -> None:
@@ -115,6 +132,7 @@ class DeviceRegistration(ForwardInTime, Aggregate):
             aggregate.reason = None
             aggregate.doc_reasons = []
             aggregate.documents_needed = []
+            aggregate.documents_received = []
             aggregate.deadline = None
             refused = [c for c in aggregate.refused_claims if c != self.customer_no]
             if self.previous_customer_no != self.customer_no and self.previous_customer_no not in refused:
@@ -177,6 +195,8 @@ class DeviceRegistration(ForwardInTime, Aggregate):
         self.reason: str | None = None
         self.doc_reasons: list[str] = []
         self.documents_needed: list[str] = []
+        #: Kinds received since the last DocumentsRequested (``uploads`` keeps every file).
+        self.documents_received: list[str] = []
         self.deadline: date | None = None
         self.uploads: list[dict[str, Any]] = []
         self.refused_claims: list[str] = []
@@ -285,7 +305,9 @@ class DeviceRegistration(ForwardInTime, Aggregate):
     def upload_document(
         self, kind: DocumentKind, sha256: str, size: int, *, today: date, by: Provenance, at: datetime
     ) -> bool:
-        """Record an uploaded document; False when this very file was already recorded."""
+        """Record an uploaded document; False when this very file was already recorded.
+
+        The device stays DOCS_REQUIRED until every needed kind is received, then becomes DOCS_UPLOADED."""
         self._require(self.status in (Status.DOCS_REQUIRED, Status.DOCS_UPLOADED), "upload documents")
         if self.deadline is not None and today > self.deadline:
             raise TransitionNotAllowed(
@@ -293,11 +315,17 @@ class DeviceRegistration(ForwardInTime, Aggregate):
             )
         if any(u["sha256"] == sha256 and u["kind"] == str(kind) for u in self.uploads):
             return False
+        received = {*self.documents_received, str(kind)}
         self.trigger_event(
             self.DocumentUploaded, timestamp=at, kind=str(kind), sha256=sha256, size=size,
-            **by.as_kwargs(),
+            missing=[d for d in self.documents_needed if d not in received], **by.as_kwargs(),
         )
         return True
+
+    @property
+    def documents_missing(self) -> list[str]:
+        """The needed kinds not received yet (in the order they were asked for)."""
+        return [d for d in self.documents_needed if d not in self.documents_received]
 
     def approve_documents(self, *, by: Provenance, at: datetime) -> None:
         self._require(self.status == Status.DOCS_UPLOADED, "approve documents")

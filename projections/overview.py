@@ -102,6 +102,9 @@ class OverviewProjection:
                             str(Status.DOCS_REQUIRED), _iso(e.deadline), ",".join(e.documents), ",".join(e.reasons))
 
     def _on_DeviceRegistration_DocumentUploaded(self, e: DeviceRegistration.DocumentUploaded) -> list[Change]:
+        # As the aggregate: DOCS_UPLOADED once nothing needed is missing; until then the status stays.
+        if e.missing:
+            return self._update(e, "status = status")
         return self._update(e, "status = %s", str(Status.DOCS_UPLOADED))
 
     def _on_DeviceRegistration_DocumentsApproved(self, e: DeviceRegistration.DocumentsApproved) -> list[Change]:

@@ -143,7 +143,8 @@ def build_router(page_max: int) -> APIRouter:
                = None) -> Any:
         portal = portal_of(request)
         view = portal.device(caller, serial, company=None if caller.is_installer else company)
-        return {"device": portal.device_dict(view.row), "history": view.history}
+        return {"device": portal.device_dict(view.row), "history": view.history,
+                "documents_missing": view.documents_missing}
 
     @router.post("/devices/{serial}/documents", response_model=DocumentResultV1, status_code=201, tags=["devices"],
                  summary="Upload a document (invoice, commissioning report) for a device awaiting documents",

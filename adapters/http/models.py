@@ -115,6 +115,9 @@ class DeviceDetailV1(BaseModel):
 
     device: DeviceV1
     history: list[HistoryEntryV1]
+    documents_missing: list[str] = Field(
+        default_factory=list, description="DOCS_REQUIRED, for its owner: the needed documents not received yet "
+                                          "(the device goes to review once this is empty).")
 
 
 class ReceivedDocumentV1(BaseModel):
@@ -136,6 +139,7 @@ class ReviewItemV1(BaseModel):
     deadline: str | None
     reasons: list[str]
     documents_needed: list[str]
+    documents_missing: list[str] = Field(default_factory=list, description="Needed documents not received.")
     uploaded_at: str
     received: list[ReceivedDocumentV1]
 
@@ -175,6 +179,9 @@ class DocumentResultV1(BaseModel):
     recorded: bool = Field(description="False when this very file was already recorded for the device.")
     status: Status
     label: str
+    documents_missing: list[str] = Field(
+        default_factory=list, description="Needed documents still not received: the device stays DOCS_REQUIRED "
+                                          "until this is empty.")
 
 
 class ProblemV1(BaseModel):

@@ -98,6 +98,8 @@ class DeviceView:
     row: queries.OverviewRow
     is_owner: bool
     history: list[dict[str, Any]] = field(default_factory=list)
+    #: For the owner of a DOCS_REQUIRED device: the needed kinds not received yet.
+    documents_missing: list[str] = field(default_factory=list)
 
 
 class Portal:
@@ -275,7 +277,8 @@ class Portal:
             raise PortalError(409, str(error), code="not_awaiting_documents") from None
         return {"serial": result.serial, "kind": result.kind, "sha256": result.sha256, "size": result.size,
                 "media_type": result.media_type, "recorded": result.recorded, "status": result.status,
-                "label": self.label(result.status, result.device_type, result.serial)}
+                "label": self.label(result.status, result.device_type, result.serial),
+                "documents_missing": list(result.missing)}
 
     # --- reads -------------------------------------------------------------------------------
 
@@ -305,6 +308,10 @@ class Portal:
             raise PortalError(404, f"no device {normalised} for this company", code="unknown_device")
         row, is_owner = found
         view = DeviceView(row, is_owner)
+        if is_owner and row.status == Status.DOCS_REQUIRED:
+            registration = self.engine.app.get_registration(normalised)
+            if registration is not None and registration.status == Status.DOCS_REQUIRED:
+                view.documents_missing = registration.documents_missing
         if history:
             view.history = self._history(normalised, owner, is_owner)
         return view
@@ -318,7 +325,7 @@ class Portal:
         return [{"company": i.customer_no, "company_name": i.company, "serial": i.serial,
                  "device_type": i.device_type, "amount_cents": i.amount_cents,
                  "deadline": i.deadline.isoformat() if i.deadline else None, "reasons": i.reasons,
-                 "documents_needed": i.needed, "uploaded_at": i.uploaded_at,
+                 "documents_needed": i.needed, "documents_missing": i.missing, "uploaded_at": i.uploaded_at,
                  "received": [{"kind": r.get("kind"), "sha256": r.get("sha256"), "size": r.get("size")}
                               for r in i.received]} for i in items]
 
@@ -379,7 +386,9 @@ class Portal:
             elif kind == "documents_requested":
                 status, reason = str(Status.DOCS_REQUIRED), ",".join(event.reasons)
             elif kind == "document_uploaded":
-                status, document_kind = str(Status.DOCS_UPLOADED), str(event.kind)
+                document_kind = str(event.kind)
+                if not event.missing:  # as the aggregate: under review once every needed kind is in
+                    status = str(Status.DOCS_UPLOADED)
             elif kind == "documents_approved":
                 status = str(Status.PAYMENT_PENDING)
             elif kind == "rejected":

@@ -194,7 +194,8 @@ def build_router() -> APIRouter:
         portal = portal_of(request)
         view = portal.device(principal, serial)
         return render(request, "device.html", principal, device=portal.device_dict(view.row), history=view.history,
-                      is_owner=view.is_owner, document_kinds=DOCUMENT_KINDS, uploaded=uploaded)
+                      is_owner=view.is_owner, document_kinds=DOCUMENT_KINDS, uploaded=uploaded,
+                      documents_missing=view.documents_missing)
 
     @router.post("/devices/{serial}/documents", response_class=HTMLResponse)
     def upload_document(request: Request, serial: str,
@@ -216,7 +217,8 @@ def build_router() -> APIRouter:
             view = portal.device(principal, serial)
             return render(request, "device.html", principal, status_code=error.status,
                           device=portal.device_dict(view.row), history=view.history, is_owner=view.is_owner,
-                          document_kinds=DOCUMENT_KINDS, upload_error=error.detail)
+                          document_kinds=DOCUMENT_KINDS, upload_error=error.detail,
+                          documents_missing=view.documents_missing)
         return RedirectResponse(f"/devices/{result['serial']}?uploaded={result['kind']}", status_code=303)
 
     @router.get("/register", response_class=HTMLResponse)

@@ -92,12 +92,14 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             eng.projector().catch_up()
             language = eng.settings.language
         name = document_name(result.kind, language)
+        missing = ", ".join(document_name(d, language) for d in result.missing)
+        still = f"; still missing: {missing}" if missing else ""
         if result.recorded:
             typer.echo(f"{result.serial}: {name} received ({result.media_type}, {result.size} bytes, "
-                       f"sha256 {result.sha256[:16]}…) — status {result.status}")
+                       f"sha256 {result.sha256[:16]}…) — status {result.status}{still}")
         else:
             typer.echo(f"{result.serial}: this {name} was already received (sha256 {result.sha256[:16]}…); "
-                       f"nothing changed — status {result.status}")
+                       f"nothing changed — status {result.status}{still}")
         typer.echo(f"stored as {result.path}")
 
     # --- review -------------------------------------------------------------------------------
@@ -116,7 +118,7 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             typer.echo(json.dumps([{
                 "company": i.customer_no, "company_name": i.company, "serial": i.serial, "device_type": i.device_type,
                 "amount_cents": i.amount_cents, "deadline": i.deadline.isoformat() if i.deadline else None,
-                "reasons": i.reasons, "needed": i.needed, "received": i.received,
+                "reasons": i.reasons, "needed": i.needed, "received": i.received, "missing": i.missing,
             } for i in items], ensure_ascii=False, indent=2))
             return
         typer.echo(f"{len(items)} device(s) waiting for review")
@@ -127,10 +129,12 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
             for doc in i.received:
                 typer.echo(f"    received {document_name(doc['kind'], language)}: {doc['size']} bytes, "
                            f"{doc.get('media_type') or '?'}, {doc.get('path') or 'sha256 ' + doc['sha256']}")
+            if i.missing:  # only a device that reached review before every kind was required
+                typer.echo(f"    missing {', '.join(document_name(d, language) for d in i.missing)}")
 
     def _review(serial: str, decision: str, reviewer: str, note: str = "") -> None:
         from cashback.cli_support import engine, fail, money
-        from cashback.documents import UnknownDevice, review
+        from cashback.documents import DocumentsMissing, UnknownDevice, document_name, review
         from domain.errors import TransitionNotAllowed
         from domain.statuses import reason_text
 
@@ -141,6 +145,9 @@ def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
                 fail(str(error))
             except TransitionNotAllowed as error:
                 hint = {"DOCS_REQUIRED": "no documents received yet"}.get(error.status, "")
+                if isinstance(error, DocumentsMissing) and error.missing:
+                    hint = "still missing: " + ", ".join(document_name(d, eng.settings.language)
+                                                          for d in error.missing)
                 fail(f"device {error.serial}: cannot {'approve' if decision == 'approve' else 'reject'} — status "
                      f"{error.status}{' (' + hint + ')' if hint else ''}; only devices in DOCS_UPLOADED are reviewed")
             eng.projector().catch_up()

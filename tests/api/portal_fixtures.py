@@ -35,6 +35,7 @@ B_DOCS = "3002000004"
 # Free catalog serials for registrations made by the tests
 FREE_SB3 = ("3003000001", "3003000002", "3003000003", "3003000004", "3003000005")
 FREE_ABROAD = "3003000009"
+FREE_OLD_STOCK = "3003000010"  # produced before the campaign's cut-off: invoice and commissioning report
 
 
 def make_terms() -> CampaignTerms:
@@ -48,7 +49,9 @@ def make_terms() -> CampaignTerms:
             {"device_type": STP, "category": "inverter", "amount_cents": 10000},
         ],
         "documents_rules": [{"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
-                             "documents": ["invoice"]}],
+                             "documents": ["invoice"]},
+                            {"code": "OLD_STOCK", "kind": "produced_before", "before": date(2024, 9, 1),
+                             "documents": ["invoice", "commissioning_report"]}],
     })
 
 
@@ -59,6 +62,7 @@ def make_catalog() -> InMemoryCatalog:
         CatalogEntry(A_PAYABLE[2], STP, produced, "FR"), CatalogEntry(A_DOCS, SB3, produced, "DE"),
         CatalogEntry(B_PAYABLE[0], SB3, produced, "FR"), CatalogEntry(B_PAYABLE[1], SB5, produced, "FR"),
         CatalogEntry(B_DOCS, SB3, produced, "DE"), CatalogEntry(FREE_ABROAD, SB3, produced, "DE"),
+        CatalogEntry(FREE_OLD_STOCK, SB3, date(2024, 1, 10), "FR"),
         *(CatalogEntry(s, SB3, produced, "FR") for s in FREE_SB3),
     ]
     return InMemoryCatalog(entries)

@@ -20,6 +20,7 @@ from tests.api.portal_fixtures import (
     COMPANY_A,
     COMPANY_B,
     FREE_ABROAD,
+    FREE_OLD_STOCK,
     FREE_SB3,
     SB3,
     SB5,
@@ -493,3 +494,35 @@ def test_no_swagger_ui_from_a_cdn_only_the_openapi_document(client: TestClient) 
     assert spec.status_code == 200 and "default-src 'self'" in spec.headers["content-security-policy"]
     reject = spec.json()["components"]["schemas"]["RejectV1"]
     assert reject["required"] == ["note"] and reject["properties"]["note"]["minLength"] == 1
+
+
+def test_one_of_two_documents_keeps_the_device_waiting_and_out_of_review(client: TestClient, tokens: Tokens) -> None:
+    assert register(client, tokens.a, FREE_OLD_STOCK).json()["status"] == "DOCS_REQUIRED"
+    url = f"/v1/devices/{FREE_OLD_STOCK}/documents"
+    first = client.post(url, headers=auth(tokens.a), data={"kind": "invoice"},
+                        files={"file": ("facture.pdf", PDF, "application/pdf")})
+    assert first.status_code == 201
+    assert (first.json()["status"], first.json()["documents_missing"]) == ("DOCS_REQUIRED", ["commissioning_report"])
+    assert first.json()["label"] == "Informations supplémentaires requises : téléchargez le fichier"
+    view = client.get(f"/v1/devices/{FREE_OLD_STOCK}", headers=auth(tokens.a)).json()
+    assert view["device"]["status"] == "DOCS_REQUIRED" and view["device"]["deadline"] == "2026-06-15"
+    assert view["device"]["documents_needed"] == ["invoice", "commissioning_report"]
+    assert view["documents_missing"] == ["commissioning_report"]
+    assert [(h["kind"], h["status"], h["document_kind"]) for h in view["history"]][-1] == (
+        "document_uploaded", "DOCS_REQUIRED", "invoice")
+    queue = client.get("/v1/review", headers=auth(tokens.staff)).json()["items"]
+    assert FREE_OLD_STOCK not in [i["serial"] for i in queue]
+    early = client.post(f"/v1/review/{FREE_OLD_STOCK}/approve", headers=auth(tokens.staff))
+    assert early.status_code == 409 and "commissioning_report" in early.json()["detail"]
+
+    second = client.post(url, headers=auth(tokens.a), data={"kind": "commissioning_report"},
+                         files={"file": ("pv.pdf", PDF + b"% pv\n", "application/pdf")})
+    assert (second.json()["status"], second.json()["documents_missing"]) == ("DOCS_UPLOADED", [])
+    view = client.get(f"/v1/devices/{FREE_OLD_STOCK}", headers=auth(tokens.a)).json()
+    assert view["device"]["status"] == "DOCS_UPLOADED" and view["documents_missing"] == []
+    assert view["history"][-1]["status"] == "DOCS_UPLOADED"
+    queue = client.get("/v1/review", headers=auth(tokens.staff)).json()["items"]
+    (item,) = [i for i in queue if i["serial"] == FREE_OLD_STOCK]
+    assert item["documents_missing"] == [] and len(item["received"]) == 2
+    assert client.post(f"/v1/review/{FREE_OLD_STOCK}/approve", headers=auth(tokens.staff)).json()["status"] == (
+        "PAYMENT_PENDING")

@@ -142,3 +142,23 @@ def test_errors_of_the_web_page_are_french_pages_with_a_way_back(client: TestCli
     assert api.status_code == 404 and api.headers["content-type"].startswith("application/problem+json")
     bad = client.get("/v1/devices", headers={**HTML, "Authorization": f"Bearer {tokens.a}"}, params={"limit": 0})
     assert bad.status_code == 422 and bad.json()["code"] == "invalid_request"
+
+
+def test_the_device_page_says_which_document_is_still_missing(client: TestClient, tokens: Tokens) -> None:
+    from tests.api.portal_fixtures import FREE_OLD_STOCK, auth
+
+    registered = client.post("/v1/registrations", headers=auth(tokens.a),
+                             json={"serial": FREE_OLD_STOCK, "device_type": SB3, "installed_on": "2026-05-03"})
+    assert registered.json()["status"] == "DOCS_REQUIRED"
+    login(client, tokens.a)
+    csrf = csrf_of(client, f"/devices/{FREE_OLD_STOCK}")
+    done = client.post(f"/devices/{FREE_OLD_STOCK}/documents", data={"kind": "invoice", "csrf_token": csrf},
+                       files={"file": ("facture.pdf", PDF, "application/pdf")})
+    assert done.status_code == 200 and "Document reçu (Facture)" in done.text
+    assert "Documents reçus, vérification en cours" not in done.text
+    assert "Informations supplémentaires requises" in done.text
+    assert "Encore à fournir : Procès-verbal de mise en service." in done.text
+    done = client.post(f"/devices/{FREE_OLD_STOCK}/documents",
+                       data={"kind": "commissioning_report", "csrf_token": csrf},
+                       files={"file": ("pv.pdf", PDF + b"% pv\n", "application/pdf")})
+    assert "Documents reçus, vérification en cours" in done.text and "Encore à fournir" not in done.text

@@ -360,3 +360,30 @@ def test_projection_check_and_rebuild_on_sqlite(store, tmp_path: Path) -> None: 
     assert db.query("SELECT name, position FROM projection_tracking") == [("overview", result.position)]
     reader.close()
     db.close()
+
+
+def test_history_shows_docs_required_after_the_first_of_two_documents(tmp_path: Path) -> None:
+    clock = FixedClock(T0)
+    app = CashbackApp(
+        env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite"),
+             "PROCESS_RECORDER_TOPIC": "adapters.sqlite_store:CashbackSQLiteRecorder"},
+        terms=make_terms(documents_rules=[{"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
+                                           "documents": ["invoice", "commissioning_report"]}]),
+        catalog=InMemoryCatalog(CATALOG_ENTRIES), clock=clock,
+    )
+    app.enrol(ENROLMENTS, Provenance("ops", Channel.STAFF, "companies.csv"))
+    app.register_batch([Intake(RegistrationRequest(SOLD_ABROAD, SB3, date(2026, 5, 2), ENROLLED), FEED)])
+    installer = Provenance(f"portal:{ENROLLED}", Channel.MANUAL, "document:upload-1")
+    clock.advance(hours=1)
+    app.record_upload(SOLD_ABROAD, DocumentKind.INVOICE, "cd" * 32, 1000, installer)
+    clock.advance(hours=1)
+    app.record_upload(SOLD_ABROAD, DocumentKind.COMMISSIONING_REPORT, "ef" * 32, 1000, installer)
+    history = device_history(app, SOLD_ABROAD)
+    assert history is not None
+    assert [(e.kind, e.status_after, e.details.get("missing")) for e in history.entries] == [
+        ("Registered", "NEW", None), ("DocumentsRequested", "DOCS_REQUIRED", None),
+        ("DocumentUploaded", "DOCS_REQUIRED", ["commissioning_report"]), ("DocumentUploaded", "DOCS_UPLOADED", []),
+    ]
+    between = device_history(app, SOLD_ABROAD, as_of=T0 + timedelta(hours=1, minutes=30))
+    assert between is not None and between.state is not None
+    assert (between.state["status"], between.state["documents_missing"]) == ("DOCS_REQUIRED", ["commissioning_report"])

@@ -55,3 +55,33 @@ def test_the_serial_search_is_literal_not_a_like_pattern(app: CashbackApp, tmp_p
     for pattern in ("%", "_", "3%1", "3_01", "300!", "!%", "\\"):
         assert found(pattern) == [], pattern
     assert found("1000001") == found("3001000001") == found("3001") == [PAYABLE_SB3]
+
+
+def test_the_overview_keeps_docs_required_until_every_needed_document_is_in(tmp_path: Path) -> None:
+    from domain.provenance import Channel, Provenance
+    from domain.terms import DocumentKind
+    from projections.rebuild import check
+    from tests.unit.conftest import SOLD_ABROAD, build_app, make_terms
+
+    app = build_app(terms=make_terms(documents_rules=[
+        {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
+         "documents": ["invoice", "commissioning_report"]}]))
+    app.register_batch([intake(SOLD_ABROAD, ENROLLED)])
+    db = SQLiteProjectionDB(tmp_path / "overview.sqlite")
+    projector = Projector(app, db)
+    by = Provenance("bob", Channel.MANUAL, "upload")
+
+    app.record_upload(SOLD_ABROAD, DocumentKind.INVOICE, "a" * 64, 10, by)
+    projector.catch_up()
+    [row] = queries.overview(db, CAMPAIGN, ENROLLED)
+    assert (row.status, row.deadline, row.documents) == ("DOCS_REQUIRED", "2026-06-15", "invoice,commissioning_report")
+    assert row.label().startswith("Informations supplémentaires requises")
+    assert queries.awaiting_review(db, CAMPAIGN) == []
+    assert check(app, db).ok  # rebuilt from zero: the same rows
+
+    app.record_upload(SOLD_ABROAD, DocumentKind.COMMISSIONING_REPORT, "b" * 64, 10, by)
+    projector.catch_up()
+    [row] = queries.overview(db, CAMPAIGN, ENROLLED)
+    assert (row.status, row.label()) == ("DOCS_UPLOADED", "Documents reçus, vérification en cours")
+    assert [serial for _, serial, _, _ in queries.awaiting_review(db, CAMPAIGN)] == [SOLD_ABROAD]
+    assert check(app, db).ok

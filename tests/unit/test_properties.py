@@ -8,8 +8,11 @@
 
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
+from pathlib import Path
+from types import SimpleNamespace
 from typing import Any
 from uuid import UUID, uuid4
 
@@ -18,6 +21,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import RuleBasedStateMachine, initialize, invariant, precondition, rule
 
+from adapters.http.service import Portal
 from cashback.app import CashbackApp, Intake
 from domain.decision import Decision, RegistrationRequest
 from domain.errors import DomainError, TransitionNotAllowed
@@ -27,6 +31,10 @@ from domain.provenance import Channel, Provenance
 from domain.registration import NEW, REOPENING_REASONS, DeviceRegistration
 from domain.statuses import Reason, Status
 from domain.terms import DocumentKind
+from projections import queries
+from projections.db import SQLiteProjectionDB
+from projections.overview import OverviewProjection, changes_for
+from projections.projector import Projector
 from tests.unit.conftest import (
     CAMPAIGN,
     ENROLLED,
@@ -46,6 +54,7 @@ from tests.unit.conftest import (
     UNKNOWN,
     UNKNOWN_COMPANY,
     build_app,
+    make_terms,
 )
 
 PP, DR, DU, PAID, REJ = (
@@ -78,6 +87,9 @@ AT = datetime(2026, 6, 1, 10, tzinfo=UTC)
 DEADLINE = date(2026, 6, 15)
 DAYS = st.dates(min_value=date(2026, 6, 1), max_value=date(2026, 7, 1))
 PAYOUTS = [UUID(int=1), UUID(int=2)]
+#: What a DOCS_REQUIRED decision asks for: one document (sold abroad) or two (old stock).
+NEEDED = st.sampled_from([(DocumentKind.INVOICE,), (DocumentKind.INVOICE, DocumentKind.COMMISSIONING_REPORT),
+                          (DocumentKind.COMMISSIONING_REPORT, DocumentKind.INVOICE)])
 OWNER = "C100"
 BY = Provenance("someone", Channel.SYSTEM, "hypothesis")
 
@@ -85,16 +97,45 @@ BY = Provenance("someone", Channel.SYSTEM, "hypothesis")
 # --- (a) DeviceRegistration against a model of the allowed graph -----------------------------
 
 
+def projected_status(events: list[Any]) -> str:
+    """The owner row's status in the overview projection built from ``events`` alone."""
+    projection = OverviewProjection()
+    db = sqlite3.connect(":memory:")
+    try:
+        for statement in projection.create_statements():
+            db.execute(statement)
+        for change in changes_for(projection, events):
+            db.execute(change.sql.replace("%s", "?"), change.params)
+        (status,) = db.execute("SELECT status FROM overview WHERE is_owner = 1").fetchone()
+        return str(status)
+    finally:
+        db.close()
+
+
+def portal_status_after(events: list[Any], event: Any) -> str | None:
+    """The status the portal's device history shows beside ``event`` (the owner's view)."""
+    portal = Portal.__new__(Portal)
+    store = SimpleNamespace(get=lambda _id: events)
+    portal.engine = SimpleNamespace(app=SimpleNamespace(repository=SimpleNamespace(event_store=store)),  # type: ignore[assignment]
+                                    terms=SimpleNamespace(id=CAMPAIGN))
+    portal.language = "en"
+    entries = portal._history("3001000001", OWNER, True)
+    shown = [e for e in entries if e["at"] == event.timestamp and e["kind"] == "document_uploaded"]
+    assert len(shown) == 1
+    status = shown[0]["status"]
+    return None if status is None else str(status)
+
+
 class RegistrationMachine(RuleBasedStateMachine):
     """Random commands on one device; the model says which must be refused."""
 
     registration: DeviceRegistration
 
-    @initialize(outcome=st.sampled_from([PP, DR, REJ]), deadline=DAYS)
-    def register(self, outcome: Status, deadline: date) -> None:
+    @initialize(outcome=st.sampled_from([PP, DR, REJ]), deadline=DAYS, documents=NEEDED)
+    def register(self, outcome: Status, deadline: date, documents: tuple[DocumentKind, ...]) -> None:
         decision = {
             PP: Decision(PP, amount_cents=5000),
-            DR: Decision(DR, amount_cents=5000, doc_reasons=("RULE",), documents=(DocumentKind.INVOICE,)),
+            DR: Decision(DR, amount_cents=5000, doc_reasons=("RULE",), documents=documents),
             REJ: Decision.rejected(Reason.UNKNOWN_SERIAL),
         }[outcome]
         self.registration = DeviceRegistration.register(
@@ -113,6 +154,9 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.deadline = deadline if outcome is DR else None
         self.payout: UUID | None = None
         self.uploads: set[tuple[str, str]] = set()
+        # What the request asks for and which kinds came in since: DOCS_UPLOADED once needed <= received.
+        self.needed: list[str] = [str(d) for d in documents] if outcome is DR else []
+        self.received: set[str] = set()
         self.claims: list[str] = []
         self.transitions: list[tuple[str, str]] = [(NEW, outcome)]
         self.clock = AT
@@ -152,7 +196,10 @@ class RegistrationMachine(RuleBasedStateMachine):
         )
         if not refused and not repeat:
             self.uploads.add((str(kind), sha))
-            self.status = DU
+            self.received.add(str(kind))
+            if set(self.needed) <= self.received:
+                self.status = DU  # every needed kind is in: the staff's review
+            # else: still DOCS_REQUIRED (upload allowed, deadline and expiry hold)
 
     @rule()
     def approve(self) -> None:
@@ -170,14 +217,14 @@ class RegistrationMachine(RuleBasedStateMachine):
 
     @rule(customer_no=st.sampled_from([OWNER, "C200"]), device_type=st.sampled_from([SB3, SB5]),
           installed_on=st.sampled_from([date(2026, 5, 4), date(2026, 5, 20)]), outcome=st.sampled_from([PP, DR, REJ]),
-          deadline=DAYS)
+          deadline=DAYS, documents=NEEDED)
     def reregister(self, customer_no: str, device_type: str, installed_on: date, outcome: Status,
-                   deadline: date) -> None:
+                   deadline: date, documents: tuple[DocumentKind, ...]) -> None:
         reopening = self.status == REJ and self.reason in REOPENING_REASONS
         refused = not reopening or (customer_no, device_type, installed_on) == self.request
         decision = {
             PP: Decision(PP, amount_cents=5000),
-            DR: Decision(DR, amount_cents=5000, doc_reasons=("RULE",), documents=(DocumentKind.INVOICE,)),
+            DR: Decision(DR, amount_cents=5000, doc_reasons=("RULE",), documents=documents),
             REJ: Decision.rejected(Reason.TYPE_MISMATCH),
         }[outcome]
         self._run(
@@ -196,6 +243,8 @@ class RegistrationMachine(RuleBasedStateMachine):
         self.deadline = deadline if outcome is DR else None
         self.reason = Reason.TYPE_MISMATCH if outcome is REJ else None
         self.uploads = set()
+        self.needed = [str(d) for d in documents] if outcome is DR else []
+        self.received = set()
 
     @rule(today=DAYS)
     def expire(self, today: date) -> None:
@@ -259,6 +308,8 @@ class RegistrationMachine(RuleBasedStateMachine):
         assert registration.customer_no == self.owner
         assert registration.reason == self.reason
         assert registration.version == len(self.events)
+        if self.status in (DR, DU):
+            assert registration.documents_missing == [d for d in self.needed if d not in self.received]
 
     @invariant()
     def only_allowed_transitions_happen(self) -> None:
@@ -278,6 +329,21 @@ class RegistrationMachine(RuleBasedStateMachine):
         assert rebuilt.status == self.registration.status
         assert rebuilt.payout_id == self.registration.payout_id
         assert rebuilt.uploads == self.registration.uploads
+        assert rebuilt.documents_missing == self.registration.documents_missing
+
+    @invariant()
+    def every_reader_derives_the_same_status(self) -> None:
+        """The overview projection and the portal's history say what the aggregate (and the audit
+        history's "status after", which replays it) says."""
+        assert projected_status(self.events) == self.registration.status
+        after: Any = None
+        statuses = []
+        for event in self.events:
+            after = event.mutate(after)
+            statuses.append(str(after.status))
+        for event, status in zip(self.events, statuses, strict=True):
+            if isinstance(event, DeviceRegistration.DocumentUploaded):
+                assert portal_status_after(self.events, event) == status
 
 
 TestRegistrationMachine = RegistrationMachine.TestCase
@@ -360,7 +426,12 @@ class AppMachine(RuleBasedStateMachine):
 
     def __init__(self) -> None:
         super().__init__()
-        self.app: CashbackApp = build_app()
+        # A device sold abroad needs two documents here: it goes to review only once both are in.
+        self.app: CashbackApp = build_app(terms=make_terms(documents_rules=[
+            {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
+             "documents": ["invoice", "commissioning_report"]}]))
+        self.read_db = SQLiteProjectionDB(Path(":memory:"))
+        self.projector = Projector(self.app, self.read_db)
         self.owner: dict[str, str] = {}
         self.parked_keys: set[tuple[str, str]] = set()
         self.request: dict[str, tuple[str, bool]] = {}  # serial -> (company, typo) of the recorded request
@@ -433,11 +504,24 @@ class AppMachine(RuleBasedStateMachine):
         self.replay_changes_nothing(data.draw(st.sampled_from(self.batches)))
 
     @precondition(lambda self: SOLD_ABROAD in self.owner)
-    @rule(approve=st.booleans())
-    def review_documents(self, approve: bool) -> None:
-        if self.registration(SOLD_ABROAD).status != DR:
+    @rule(kinds=st.lists(st.sampled_from(list(DocumentKind)), unique=True, max_size=2), approve=st.booleans())
+    def review_documents(self, kinds: list[DocumentKind], approve: bool) -> None:
+        before = self.registration(SOLD_ABROAD)
+        if before.status != DR:
             return
-        self.app.record_upload(SOLD_ABROAD, DocumentKind.INVOICE, "d" * 64, 100, FEED)
+        missing = [d for d in before.documents_missing if d not in {str(k) for k in kinds}]
+        for kind in kinds:
+            self.app.record_upload(SOLD_ABROAD, kind, ("d" if kind is DocumentKind.INVOICE else "e") * 64, 100, FEED)
+        registration = self.registration(SOLD_ABROAD)
+        assert registration.documents_missing == missing
+        if missing:  # one of the two is still missing: not reviewable, nothing recorded
+            assert registration.status == DR
+            count = self.events()
+            with pytest.raises(TransitionNotAllowed):
+                self.app.approve(SOLD_ABROAD, STAFF)
+            assert self.events() == count
+            return
+        assert registration.status == DU
         if approve:
             self.app.approve(SOLD_ABROAD, STAFF)
         else:
@@ -490,6 +574,14 @@ class AppMachine(RuleBasedStateMachine):
         assert self.events() == before
 
     # invariants
+    @invariant()
+    def the_overview_shows_the_aggregates_status(self) -> None:
+        self.projector.catch_up()
+        rows = dict(self.read_db.query("SELECT serial, status FROM overview WHERE is_owner = 1"))
+        assert rows == {s: str(self.registration(s).status) for s in self.owner}
+        review = {serial for _, serial, _, _ in queries.awaiting_review(self.read_db, CAMPAIGN)}
+        assert review == {s for s in self.owner if self.registration(s).status == DU}
+
     @invariant()
     def each_serial_has_exactly_one_owner(self) -> None:
         for serial in SERIALS:

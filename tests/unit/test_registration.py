@@ -424,3 +424,83 @@ def test_a_backdated_command_is_refused_and_records_nothing() -> None:
                                      at=AT - timedelta(days=400))
     assert registration.collect_events() == []
     assert registration.status == Status.DOCS_REQUIRED
+
+
+# --- two documents needed (old stock: invoice and commissioning report) ------------------------------------
+
+NEEDS_TWO = Decision(
+    Status.DOCS_REQUIRED, amount_cents=10000, doc_reasons=("OLD_STOCK",),
+    documents=(DocumentKind.INVOICE, DocumentKind.COMMISSIONING_REPORT),
+)
+
+
+def upload_kind(registration: DeviceRegistration, kind: DocumentKind, sha: str = SHA,
+                today: date = date(2026, 6, 3)) -> bool:
+    return registration.upload_document(kind, sha, 1234, today=today, by=INSTALLER, at=LATER)
+
+
+def test_one_of_two_documents_keeps_the_device_waiting_for_the_other() -> None:
+    registration = registered(NEEDS_TWO)
+    assert upload_kind(registration, DocumentKind.INVOICE) is True
+    (event,) = registration.collect_events()
+    assert isinstance(event, DeviceRegistration.DocumentUploaded)  # recorded at once
+    assert event.missing == ["commissioning_report"]
+    assert registration.status == Status.DOCS_REQUIRED
+    assert registration.deadline == DEADLINE
+    assert registration.documents_missing == ["commissioning_report"]
+    assert registration.uploads == [{"kind": "invoice", "sha256": SHA, "size": 1234}]
+    with pytest.raises(TransitionNotAllowed, match="cannot approve documents while DOCS_REQUIRED"):
+        registration.approve_documents(by=STAFF, at=LATER)
+    assert registration.collect_events() == []
+
+
+def test_another_file_of_the_same_kind_does_not_complete_the_documents() -> None:
+    registration = registered(NEEDS_TWO)
+    upload_kind(registration, DocumentKind.INVOICE)
+    upload_kind(registration, DocumentKind.INVOICE, sha="b" * 64)
+    assert registration.status == Status.DOCS_REQUIRED
+    assert registration.documents_missing == ["commissioning_report"]
+
+
+def test_the_last_missing_document_sends_the_device_to_review_then_approval_pays() -> None:
+    registration = registered(NEEDS_TWO)
+    upload_kind(registration, DocumentKind.COMMISSIONING_REPORT)
+    upload_kind(registration, DocumentKind.INVOICE, sha="b" * 64)
+    *_, last = registration.collect_events()
+    assert last.missing == []
+    assert registration.status == Status.DOCS_UPLOADED and registration.documents_missing == []
+    registration.approve_documents(by=STAFF, at=LATER)
+    assert (registration.status, registration.amount_cents) == (Status.PAYMENT_PENDING, 10000)
+
+
+def test_a_device_missing_a_document_still_expires_at_its_deadline() -> None:
+    registration = registered(NEEDS_TWO)
+    upload_kind(registration, DocumentKind.INVOICE, today=DEADLINE)  # the deadline day is included
+    assert registration.expire(today=DEADLINE, by=FEED, at=LATER) is False
+    assert registration.expire(today=DAY_AFTER, by=FEED, at=LATER) is True
+    assert (registration.status, registration.reason) == (Status.REJECTED, "DOCS_NOT_PROVIDED")
+
+
+def test_a_document_that_was_not_asked_for_does_not_complete_the_documents() -> None:
+    registration = registered(NEEDS_DOCS)  # the invoice only
+    upload_kind(registration, DocumentKind.COMMISSIONING_REPORT)
+    assert registration.status == Status.DOCS_REQUIRED and registration.documents_missing == ["invoice"]
+
+
+def test_partial_uploads_replay_to_the_same_state() -> None:
+    registration = registered(NEEDS_TWO, collect=False)
+    upload_kind(registration, DocumentKind.INVOICE)
+    events = list(registration.collect_events())
+    again = rebuilt(events)
+    assert (again.status, again.documents_missing) == (Status.DOCS_REQUIRED, ["commissioning_report"])
+    upload_kind(registration, DocumentKind.COMMISSIONING_REPORT, sha="b" * 64)
+    again = rebuilt(events + registration.collect_events())
+    assert (again.status, again.documents_missing) == (Status.DOCS_UPLOADED, [])
+
+
+def test_an_upload_of_the_first_version_replays_as_it_happened() -> None:
+    """Version 1 DocumentUploaded (before this rule) moved the device to DOCS_UPLOADED at the first file."""
+    state: dict[str, Any] = {"kind": "invoice", "sha256": SHA, "size": 1}
+    DeviceRegistration.DocumentUploaded.upcast_v1_v2(state)
+    assert state["missing"] == []
+    assert DeviceRegistration.DocumentUploaded.class_version == 2

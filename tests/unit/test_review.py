@@ -9,7 +9,7 @@ import pytest
 
 from adapters.documents import DocumentStore
 from cashback.app import CashbackApp, Intake
-from cashback.documents import UnknownDevice, review, review_queue, upload_document
+from cashback.documents import DocumentsMissing, UnknownDevice, review, review_queue, upload_document
 from domain.decision import RegistrationRequest
 from domain.errors import TransitionNotAllowed
 from domain.ids import registration_id
@@ -75,3 +75,47 @@ def test_only_devices_with_uploaded_documents_are_reviewed(app: CashbackApp) -> 
     assert app.get_registration(SOLD_ABROAD).status == Status.DOCS_REQUIRED  # type: ignore[union-attr]
     with pytest.raises(UnknownDevice):
         review(app, "3009999990", "approve", "alice")
+
+
+# --- two documents needed: review only once both are in -----------------------------------------------------
+
+REPORT = b"%PDF-1.5\n% commissioning report\n%%EOF\n"
+
+
+def two_documents_app() -> CashbackApp:
+    from tests.unit.conftest import build_app, make_terms
+
+    return build_app(terms=make_terms(documents_rules=[
+        {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
+         "documents": ["invoice", "commissioning_report"]}]))
+
+
+def test_a_device_missing_one_of_two_documents_is_not_in_the_review_queue(tmp_path: Path) -> None:
+    app = two_documents_app()
+    store = uploaded(app, tmp_path)  # the invoice only
+    db = SQLiteProjectionDB(tmp_path / "overview.sqlite")
+    projector = Projector(app, db)
+    projector.catch_up()
+    assert review_queue(app, db, store) == []
+    (status,) = db.query("SELECT status FROM overview WHERE serial = %s", (SOLD_ABROAD,))[0]
+    assert status == Status.DOCS_REQUIRED
+    with pytest.raises(DocumentsMissing, match="documents still missing: commissioning_report") as refused:
+        review(app, SOLD_ABROAD, "approve", "alice")
+    assert refused.value.missing == ["commissioning_report"]
+
+    result = upload_document(app, store, SOLD_ABROAD, "commissioning_report", REPORT, actor="bob@soleil.example")
+    assert (result.status, result.missing) == (Status.DOCS_UPLOADED, [])
+    projector.catch_up()
+    (item,) = review_queue(app, db, store)
+    assert item.needed == ["invoice", "commissioning_report"] and item.missing == []
+    assert sorted(r["kind"] for r in item.received) == ["commissioning_report", "invoice"]
+    assert review(app, SOLD_ABROAD, "approve", "alice").status == Status.PAYMENT_PENDING
+
+
+def test_the_upload_says_what_is_still_missing(tmp_path: Path) -> None:
+    app = two_documents_app()
+    request = RegistrationRequest(serial=SOLD_ABROAD, device_type=SB3, installed_on=date(2026, 5, 4),
+                                  customer_no=ENROLLED)
+    app.register_batch([Intake(request=request, by=FEED)])
+    result = upload_document(app, DocumentStore(tmp_path / "documents"), SOLD_ABROAD, "invoice", PDF, actor="bob")
+    assert (result.recorded, result.status, result.missing) == (True, Status.DOCS_REQUIRED, ["commissioning_report"])
