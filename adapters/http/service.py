@@ -62,9 +62,10 @@ EVENT_TEXTS: dict[str, dict[str, str]] = {
 }
 
 _EVENT_KINDS = {
-    "Registered": "registered", "DocumentsRequested": "documents_requested", "DocumentUploaded": "document_uploaded",
-    "DocumentsApproved": "documents_approved", "Rejected": "rejected", "ClaimRefused": "claim_refused",
-    "AddedToPayout": "added_to_payout", "Paid": "paid", "PayoutFailed": "payout_failed",
+    "Registered": "registered", "Reregistered": "registered", "DocumentsRequested": "documents_requested",
+    "DocumentUploaded": "document_uploaded", "DocumentsApproved": "documents_approved", "Rejected": "rejected",
+    "ClaimRefused": "claim_refused", "AddedToPayout": "added_to_payout", "Paid": "paid",
+    "PayoutFailed": "payout_failed",
 }
 
 _ROW_COLUMNS = (*queries.COLUMNS, "is_owner")
@@ -361,12 +362,14 @@ class Portal:
         return str(rows[0][0]) if rows else None
 
     def _history(self, serial: str, company: str, is_owner: bool) -> list[dict[str, Any]]:
-        """The device's events as this company may see them: no other company, no actor ids."""
+        """The device's events as this company may see them: those of its own registration (a
+        re-registration by another company starts that company's part), its refused claims; no actor ids."""
         events: list[Any] = list(self.engine.app.repository.event_store.get(registration_id(self.campaign, serial)))
         texts = EVENT_TEXTS.get(self.language, EVENT_TEXTS["fr"])
         out: list[dict[str, Any]] = []
         status: str | None = None
         device_type = ""
+        mine = False
         for event in events:
             kind = _EVENT_KINDS.get(type(event).__name__)
             if kind is None:
@@ -374,8 +377,8 @@ class Portal:
             entry_status: str | None
             reason: str | None = None
             document_kind: str | None = None
-            if kind == "registered":
-                device_type = event.device_type
+            if kind == "registered":  # Registered, or Reregistered: the request decided again
+                device_type, mine = event.device_type, event.customer_no == company
                 status = str(Status.PAYMENT_PENDING) if event.outcome == Status.PAYMENT_PENDING else None
             elif kind == "claim_refused":
                 if event.customer_no != company:
@@ -395,8 +398,8 @@ class Portal:
                 status, reason = str(Status.REJECTED), str(event.reason)
             elif kind == "paid":
                 status = str(Status.PAID)
-            if not is_owner:
-                continue  # a refused claimant sees only its own refusal
+            if not mine:
+                continue  # another company's registration: a refused claimant sees only its own refusal
             entry_status = status
             out.append(self._entry(event, kind, texts, entry_status, device_type, serial, reason, document_kind))
         return out
