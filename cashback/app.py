@@ -67,6 +67,11 @@ class Outcome:
     status: str | None = None
     reason: str | None = None
     amount_cents: int = 0
+    #: For a device awaiting documents (DOCS_REQUIRED): why (the documents rules' codes), the documents
+    #: asked for and the last day they are accepted.
+    doc_reasons: tuple[str, ...] = ()
+    documents: tuple[str, ...] = ()
+    deadline: date | None = None
 
 
 @dataclass
@@ -282,7 +287,7 @@ class CashbackApp(Application[UUID]):
                                     installed_on=request.installed_on, decision=decision, deadline=deadline,
                                     by=item.by, at=at)
                 changed[rid] = existing
-                outcomes.append(self._registered(request.serial, decision))
+                outcomes.append(self._registered(request.serial, decision, deadline))
                 continue
             if decision.status is Status.PAYMENT_PENDING and rid not in repeated:
                 event = self.registered_encoder.encode(
@@ -292,7 +297,7 @@ class CashbackApp(Application[UUID]):
                 )
                 if event is not None:
                     encoded.append(event)
-                    outcomes.append(self._registered(request.serial, decision))
+                    outcomes.append(self._registered(request.serial, decision, deadline))
                     continue
             registration = DeviceRegistration.register(
                 campaign_id=self.terms.id,
@@ -306,7 +311,7 @@ class CashbackApp(Application[UUID]):
                 at=at,
             )
             touched[rid] = changed[rid] = registration
-            outcomes.append(self._registered(request.serial, decision))
+            outcomes.append(self._registered(request.serial, decision, deadline))
         return outcomes, list(changed.values()), encoded, parked
 
     def _parked_keys(
@@ -330,10 +335,12 @@ class CashbackApp(Application[UUID]):
         return found
 
     @staticmethod
-    def _registered(serial: str, decision: Any) -> Outcome:
+    def _registered(serial: str, decision: Any, deadline: date | None = None) -> Outcome:
         reason = str(decision.reason) if decision.reason else ",".join(decision.doc_reasons) or None
         return Outcome("registered", serial, status=str(decision.status), reason=reason,
-                       amount_cents=decision.amount_cents)
+                       amount_cents=decision.amount_cents,
+                       doc_reasons=tuple(decision.doc_reasons) if deadline else (),
+                       documents=tuple(str(d) for d in decision.documents) if deadline else (), deadline=deadline)
 
     def _existing(
         self,
@@ -344,7 +351,11 @@ class CashbackApp(Application[UUID]):
         changed: dict[UUID, DeviceRegistration],
     ) -> Outcome:
         if registration.customer_no == request.customer_no:
-            return Outcome("duplicate", request.serial, status=registration.status, reason=registration.reason)
+            awaiting = registration.status == Status.DOCS_REQUIRED
+            return Outcome("duplicate", request.serial, status=registration.status, reason=registration.reason,
+                           doc_reasons=tuple(registration.doc_reasons) if awaiting else (),
+                           documents=tuple(registration.documents_needed) if awaiting else (),
+                           deadline=registration.deadline if awaiting else None)
         if request.customer_no not in registration.refused_claims:
             registration.refuse_claim(request.customer_no, by=by, at=at)
             changed[registration.id] = registration

@@ -194,7 +194,8 @@ def ingest_excel(
         _check_verdicts_path(verdicts, file)
     with engine() as eng:
         try:
-            result = ingest_workbook(eng.app, file.read_bytes(), company, actor=f"cli:{company}")
+            result = ingest_workbook(eng.app, file.read_bytes(), company, actor=f"cli:{company}",
+                                     language=eng.settings.language)
         except WorkbookError as error:
             fail(f"{file}: {error}")
         except PermissionError as error:
@@ -205,7 +206,7 @@ def ingest_excel(
     if verdicts:
         from adapters.excel import write_verdicts
 
-        write_verdicts(verdicts, result.verdicts)
+        write_verdicts(verdicts, result.verdicts, language=eng.settings.language)
         typer.echo(f"verdicts written to {verdicts}")
 
 

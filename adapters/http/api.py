@@ -25,7 +25,7 @@ from adapters.http.models import (
     ReviewResultV1,
     WorkbookResultV1,
 )
-from adapters.http.service import Filters, Portal
+from adapters.http.service import Filters, Portal, too_large_text
 from adapters.http.tokens import Principal
 from domain.statuses import Status
 
@@ -108,7 +108,7 @@ def build_router(page_max: int) -> APIRouter:
         result = portal_of(request).workbook(caller, content, request.state.request_id)
         return {"upload_id": result.upload_id, "rows": len(result.verdicts), "counts": dict(result.counts()),
                 "verdicts": [{"row": v.row_number, "serial": v.serial, "status": v.status, "reason": v.reason,
-                              "message": v.message} for v in result.verdicts]}
+                              "message": v.message, "label": v.label} for v in result.verdicts]}
 
     @router.get("/template.xlsx", tags=["registrations"], summary="The campaign's workbook template",
                 response_class=FileResponse, responses={200: {"content": {XLSX: {}}}})
@@ -176,10 +176,11 @@ def build_router(page_max: int) -> APIRouter:
     return router
 
 
-def _read_upload(file: UploadFile, limit: int) -> bytes:
+def _read_upload(file: UploadFile, limit: int, language: str = "fr") -> bytes:
     content = file.file.read(limit + 1)
     if len(content) > limit:
-        raise PortalError(413, f"file too large: the limit is {limit} bytes", code="too_large")
+        raise PortalError(413, f"file too large: the limit is {limit} bytes", code="too_large",
+                          page_detail=too_large_text(limit, language))
     return content
 
 

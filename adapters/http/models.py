@@ -45,6 +45,8 @@ class VerdictV1(BaseModel):
     status: str
     reason: str
     message: str
+    #: The status as installers read it, in the portal language ("Ligne invalide" for status ERROR).
+    label: str = ""
 
 
 class WorkbookResultV1(BaseModel):

@@ -201,15 +201,16 @@ class Portal:
         limit = self.settings.portal_max_upload_bytes
         if len(content) > limit:
             raise PortalError(413, f"file too large: {len(content)} bytes, the limit is {limit} bytes",
-                              code="too_large")
+                              code="too_large", page_detail=too_large_text(limit, self.language))
         try:
             if self.settings.portal_max_workbook_rows < 20000:  # stricter than the reader's own limit
-                read_workbook(content, max_rows=self.settings.portal_max_workbook_rows, max_bytes=limit)
+                read_workbook(content, max_rows=self.settings.portal_max_workbook_rows, max_bytes=limit,
+                              language=self.language)
             with self.read.write():
                 result = ingest_workbook(self.engine.app, content, str(principal.customer_no),
                                          actor=f"portal:{principal.customer_no}", language=self.language)
         except WorkbookError as error:
-            raise workbook_problem(error) from None
+            raise workbook_problem(error, self.language) from None
         except PermissionError as error:
             raise PortalError(403, str(error), code="company_not_enrolled") from None
         log.info("portal_workbook", upload_id=result.upload_id, rows=len(result.verdicts), request_id=request_id)
@@ -427,24 +428,24 @@ def serial_search(typed: str | None) -> str | None:
     return _SERIAL_SEPARATORS.sub("", text) or text
 
 
-def workbook_problem(error: WorkbookError) -> PortalError:
-    message = str(error)
-    lowered = message.lower()
-    if lowered.startswith("file too large"):
-        return PortalError(413, message, code="too_large", title="Workbook rejected")
-    if lowered.startswith("too many rows"):
-        return PortalError(413, message, code="too_many_rows", title="Workbook rejected")
-    if "password" in lowered or "encrypted" in lowered:
-        code = "password_protected"
-    elif lowered.startswith("not the campaign template"):
-        code = "not_the_template"
-    elif "empty" in lowered:
-        code = "empty_file"
-    elif "damaged" in lowered:
-        code = "damaged_workbook"
+def workbook_problem(error: WorkbookError, language: str = "fr") -> PortalError:
+    """The problem for a file that is not a usable workbook: its detail in English, like every API
+    problem, and the web page's text in the portal language."""
+    status = 413 if error.code in ("too_large", "too_many_rows") else 422
+    return PortalError(status, error.message("en"), code=error.code, title="Workbook rejected",
+                       page_detail=error.message(language))
+
+
+def too_large_text(limit: int, language: str = "fr") -> str:
+    """An upload over the portal's limit, for the web page."""
+    fr = language != "en"
+    if limit >= 1_048_576:
+        size = f"{limit / 1_048_576:.3g} {'Mo' if fr else 'MB'}"
     else:
-        code = "not_a_workbook"
-    return PortalError(422, message, code=code, title="Workbook rejected")
+        size = f"{max(1, round(limit / 1024))} {'ko' if fr else 'kB'}"
+    if fr:
+        return f"fichier trop volumineux : la limite est de {size.replace('.', ',')}"
+    return f"file too large: the limit is {size}"
 
 
 def new_request_id() -> str:

@@ -208,7 +208,7 @@ def build_router() -> APIRouter:
         try:
             if file is None or not file.filename:
                 raise page_error(422, "Choisissez un fichier.", "file_missing")
-            content = _read_upload(file, portal.settings.portal_max_upload_bytes)
+            content = _read_upload(file, portal.settings.portal_max_upload_bytes, portal.language)
             result = portal.upload_document(principal, serial, kind, content, request.state.request_id,
                                                filename=file.filename)
         except PortalError as error:
@@ -259,12 +259,13 @@ def build_router() -> APIRouter:
         try:
             if file is None or not file.filename:
                 raise page_error(422, "Choisissez un fichier .xlsx.", "file_missing")
-            content = _read_upload(file, portal.settings.portal_max_upload_bytes)
+            content = _read_upload(file, portal.settings.portal_max_upload_bytes, portal.language)
             result = portal.workbook(principal, content, request.state.request_id)
         except PortalError as error:
             if error.status not in (413, 422):
                 raise
-            return render(request, "workbook.html", principal, status_code=error.status, error=error.detail)
+            return render(request, "workbook.html", principal, status_code=error.status,
+                          error=error.page_detail or error.detail)
         return render(request, "workbook.html", principal, result=result, counts=dict(result.counts()),
                       filename=file.filename)
 

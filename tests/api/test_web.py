@@ -95,7 +95,9 @@ def test_workbook_form_shows_one_verdict_per_row(client: TestClient, tokens: Tok
     assert re.search(r'data-row="4".*?Ligne invalide.*?31/02/2026', page, re.S)
     rejected = client.post("/workbook", data={"csrf_token": csrf},
                            files={"file": ("notes.xlsx", b"serial;type\n1;2\n", "application/octet-stream")})
-    assert rejected.status_code == 422 and "text/CSV" in rejected.text
+    assert rejected.status_code == 422 and "ce n&#39;est pas un classeur Excel .xlsx : c&#39;est un fichier texte/CSV" \
+        in rejected.text
+    assert re.search(r'data-row="4".*?n&#39;est pas une date valide \(attendu jj/mm/aaaa\)', page, re.S)
     assert client.get("/template.xlsx").headers["content-type"].startswith("application/vnd.openxmlformats")
 
 
@@ -162,3 +164,19 @@ def test_the_device_page_says_which_document_is_still_missing(client: TestClient
                        data={"kind": "commissioning_report", "csrf_token": csrf},
                        files={"file": ("pv.pdf", PDF + b"% pv\n", "application/pdf")})
     assert "Documents reçus, vérification en cours" in done.text and "Encore à fournir" not in done.text
+
+
+def test_a_workbook_over_the_upload_limit_is_refused_in_french(tmp_path: Path) -> None:
+    from adapters.http import create_app
+    from tests.api.portal_fixtures import make_engine, seed
+
+    engine = make_engine(tmp_path / "data", portal_max_upload_bytes=2048)
+    tokens = seed(engine)
+    content = workbook_bytes([(FREE_SB3[0], SB3, "03/05/2026")], tmp_path)
+    with TestClient(create_app(engine), raise_server_exceptions=False) as client:
+        login(client, tokens.a)
+        page = client.post("/workbook", data={"csrf_token": csrf_of(client, "/workbook")},
+                           files={"file": ("appareils.xlsx", content, "application/octet-stream")})
+        assert page.status_code == 413
+        assert "Fichier refusé : fichier trop volumineux : la limite est de 2 ko" in page.text
+    engine.close()

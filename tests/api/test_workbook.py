@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import io
+import re
 from pathlib import Path
 
 from fastapi.testclient import TestClient
@@ -34,13 +35,19 @@ def test_every_row_gets_a_verdict_and_a_reupload_changes_nothing(client: TestCli
     assert [rows[n]["status"] for n in range(2, 7)] == [
         "PAYMENT_PENDING", "PAYMENT_PENDING", "DOCS_REQUIRED", "REJECTED", "ERROR"]
     assert rows[5]["reason"] == "UNKNOWN_SERIAL" and rows[5]["message"] == "numéro de série inconnu (faute de frappe ?)"
-    assert "31/02/2026" in rows[6]["message"]
+    assert rows[6]["message"] == (
+        "Date d'installation : '31/02/2026' n'est pas une date valide (attendu jj/mm/aaaa)")
+    assert rows[2]["label"] == "Enregistrement réussi, paiement en attente"
+    assert rows[6]["label"] == "Ligne invalide"
+    assert re.fullmatch(r"documents à fournir au plus tard le \d\d/\d\d/\d{4} : facture ; motif : .+",
+                        rows[4]["message"])
     assert body["counts"] == {"PAYMENT_PENDING": 2, "DOCS_REQUIRED": 1, "REJECTED": 1, "ERROR": 1}
 
     before = client.get("/v1/devices", headers=auth(tokens.a)).json()
     again = upload(client, tokens.a, content).json()
     assert again["upload_id"] == body["upload_id"]
-    assert all(v["message"] == "déjà enregistré" for v in again["verdicts"] if v["status"] != "ERROR")
+    assert all(v["message"].startswith("déjà enregistré") for v in again["verdicts"] if v["status"] != "ERROR")
+    assert {v["row"]: v["message"] for v in again["verdicts"]}[4] == "déjà enregistré ; " + rows[4]["message"]
     assert client.get("/v1/devices", headers=auth(tokens.a)).json() == before
 
 
@@ -80,4 +87,20 @@ def test_too_many_rows_is_413(tmp_path: Path) -> None:
         detail = _problem(upload(client, tokens.a, content), 413, "too_many_rows")
         assert "more than 2" in detail
         assert client.get("/v1/devices", headers=auth(tokens.a)).json()["totals"]["count"] == 5  # nothing registered
+    engine.close()
+
+
+def test_verdicts_in_english_when_the_portal_language_is_english(tmp_path: Path) -> None:
+    engine = make_engine(tmp_path / "data", language="en")
+    tokens = seed(engine)
+    content = workbook_bytes([(FREE_ABROAD, SB3, "03/05/2026"), (FREE_SB3[0], SB3, "31/02/2026"),
+                              ("=1+1", SB3, "03/05/2026")], tmp_path)
+    with TestClient(create_app(engine), raise_server_exceptions=False) as client:
+        rows = {v["row"]: v for v in upload(client, tokens.a, content).json()["verdicts"]}
+        assert rows[2]["label"] == "Additional information required: please upload the file"
+        assert re.fullmatch(r"documents needed by \d\d/\d\d/\d{4} at the latest: invoice; why: .+",
+                            rows[2]["message"])
+        assert rows[3]["message"] == "Date d'installation: '31/02/2026' is not a valid date (expected dd/mm/yyyy)"
+        assert rows[4]["message"].startswith("Numéro de série: the cell holds a formula (=1+1), not a value")
+        assert rows[4]["label"] == "Invalid row"
     engine.close()

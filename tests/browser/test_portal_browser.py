@@ -77,13 +77,15 @@ def test_upload_a_workbook_with_a_faulty_row(page: Any, server: Server, tmp_path
     expect(page.get_by_role("heading", name="Verdicts pour appareils.xlsx")).to_be_visible()
     expect(page.locator("tr[data-row='2']")).to_contain_text("Paiement en attente")
     expect(page.locator("tr[data-row='3']")).to_contain_text("Ligne invalide")
-    expect(page.locator("tr[data-row='3']")).to_contain_text("31/02/2026")
+    expect(page.locator("tr[data-row='3']")).to_contain_text(
+        "Date d'installation : '31/02/2026' n'est pas une date valide (attendu jj/mm/aaaa)")
     expect(page.locator("tr[data-row='4']")).to_contain_text("UNKNOWN_SERIAL")
 
     page.get_by_label("Classeur (.xlsx)").set_input_files(
         {"name": "notes.xlsx", "mimeType": XLSX, "buffer": b"not;a;workbook\n"})
     page.get_by_role("button", name="Importer").click()
-    expect(page.get_by_test_id("workbook-error")).to_contain_text("not an Excel .xlsx workbook")
+    expect(page.get_by_test_id("workbook-error")).to_contain_text("ce n'est pas un classeur Excel .xlsx")
+    expect(page.get_by_test_id("workbook-error")).not_to_contain_text("not an Excel")
 
 
 def test_upload_a_document_for_a_device_awaiting_documents(page: Any, server: Server) -> None:

@@ -53,8 +53,10 @@ def test_workbook_rows_get_verdicts_and_a_reupload_changes_nothing(cb, tmp_path:
     out = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "100000",
              "--verdicts", str(tmp_path / "v.csv")).stdout
     assert re.search(r"row\s+33\s+3999999999\s+REJECTED\s+UNKNOWN_SERIAL", out)
-    assert re.search(r"row\s+34 .*ERROR .*Date d'installation: '31/02/2026'", out)
-    assert re.search(r"row\s+35 .*ERROR .*duplicate of row 3", out)
+    assert re.search(r"row\s+34 .*ERROR .*Date d'installation : '31/02/2026' n'est pas une date valide "
+                     r"\(attendu jj/mm/aaaa\)", out)
+    assert re.search(r"row\s+35 .*ERROR .*Numéro de série : '.*' est un doublon de la ligne 3", out)
+    assert re.search(r"DOCS_REQUIRED .*documents à fournir au plus tard le \d\d/\d\d/\d{4} : facture", out)
     assert re.search(r"row\s+36 .*REJECTED\s+TYPE_MISMATCH", out)
     assert "row    13 " not in out  # the blank row is skipped, the numbering is the sheet's
     assert "PAYMENT_PENDING" in out and "DOCS_REQUIRED" in out
@@ -62,14 +64,17 @@ def test_workbook_rows_get_verdicts_and_a_reupload_changes_nothing(cb, tmp_path:
     again = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "100000").stdout
     assert "déjà enregistré" in again
     assert cb("status", "--company", "100000", "--limit", "100", "--format", "json").stdout == status_before
-    assert "3999999999" in (tmp_path / "v.csv").read_text(encoding="utf-8-sig")
+    verdicts = (tmp_path / "v.csv").read_text(encoding="utf-8-sig").splitlines()
+    assert verdicts[0] == "Ligne;Numéro de série;Statut;Code statut;Motif;Message"
+    assert any(line.startswith("33;3999999999;Enregistrement impossible – l'appareil ") and ";REJECTED;UNKNOWN_SERIAL;"
+               in line for line in verdicts)
 
 
 def test_a_bad_file_gets_a_clear_error(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     fake = tmp_path / "fake.xlsx"
     fake.write_text("serial;type\n123;abc\n")
     result = cb("ingest", "excel", str(fake), "--company", "100000", ok=False)
-    assert result.returncode == 2 and "not an Excel .xlsx workbook" in result.stderr
+    assert result.returncode == 2 and "ce n'est pas un classeur Excel .xlsx" in result.stderr
     result = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "424242", ok=False)
     assert "not enrolled" in result.stderr
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import re
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -167,7 +168,8 @@ def test_serial_rounded_by_excel_is_an_error(tmp_path: Path) -> None:
     row = only(read_workbook(path))
 
     assert row.row is None
-    assert "rounded" in (row.error or "")
+    assert "Excel l'a arrondi à 15 chiffres" in (row.error or "")
+    assert "Excel rounded it to 15 digits" in (only(read_workbook(path, language="en")).error or "")
 
 
 def test_invalid_serial_names_column_and_value(tmp_path: Path) -> None:
@@ -176,7 +178,8 @@ def test_invalid_serial_names_column_and_value(tmp_path: Path) -> None:
     row = only(read_workbook(path))
 
     assert row.row is None
-    assert row.error == "Numéro de série: '12' must be 4 to 40 letters or digits"
+    assert row.error == "Numéro de série : '12' doit comporter de 4 à 40 lettres ou chiffres"
+    assert only(read_workbook(path, language="en")).error == "Numéro de série: '12' must be 4 to 40 letters or digits"
 
 
 @pytest.mark.parametrize(
@@ -210,8 +213,9 @@ def test_impossible_date_names_column_and_value(tmp_path: Path, cell: object) ->
 
     assert row.row is None
     assert row.error is not None
-    assert row.error.startswith("Date d'installation:")
-    assert f"'{cell}'" in row.error
+    assert row.error == f"Date d'installation : '{cell}' n'est pas une date valide (attendu jj/mm/aaaa)"
+    english = only(read_workbook(path, language="en")).error
+    assert english == f"Date d'installation: '{cell}' is not a valid date (expected dd/mm/yyyy)"
 
 
 def test_missing_device_type_and_serial(tmp_path: Path) -> None:
@@ -220,16 +224,118 @@ def test_missing_device_type_and_serial(tmp_path: Path) -> None:
     row = only(read_workbook(path))
 
     assert row.row is None
-    assert row.error == "Numéro de série: missing; Type d'appareil: missing"
+    assert row.error == "Numéro de série : manquant ; Type d'appareil : manquant"
     assert row.serial_text == ""
+    assert only(read_workbook(path, language="en")).error == "Numéro de série: missing; Type d'appareil: missing"
 
 
-def test_formula_without_cached_value_counts_as_missing(tmp_path: Path) -> None:
+def test_formula_without_computed_value_is_said_to_be_a_formula(tmp_path: Path) -> None:
     path = make_workbook(tmp_path, [["SN123456", "=B1", date(2026, 3, 5)]])
 
     row = only(read_workbook(path))
 
-    assert row.error == "Type d'appareil: missing"
+    assert row.error == "Type d'appareil : la cellule contient une formule (=B1) sans valeur calculée ; " \
+        "saisissez la valeur elle-même"
+    assert only(read_workbook(path, language="en")).error == (
+        "Type d'appareil: the cell holds a formula (=B1) without a computed value; type the value itself")
+
+
+def with_computed_values(path: Path, values: dict[str, tuple[str, str]]) -> Path:
+    """The workbook as Excel saves it: each formula cell of ``values`` (coordinate -> (type, value))
+    keeps the value Excel computed (openpyxl writes formulas without one)."""
+    import re
+    import zipfile
+
+    with zipfile.ZipFile(path) as archive:
+        parts = {name: archive.read(name) for name in archive.namelist()}
+    sheet = parts["xl/worksheets/sheet1.xml"].decode()
+    for coordinate, (kind, value) in values.items():
+        sheet, replaced = re.subn(rf'<c r="{coordinate}"([^>]*)><f>(.*?)</f><v ?/>',
+                                  rf'<c r="{coordinate}" t="{kind}"\1><f>\2</f><v>{value}</v>', sheet)
+        assert replaced == 1, coordinate
+    parts["xl/worksheets/sheet1.xml"] = sheet.encode()
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, data in parts.items():
+            archive.writestr(name, data)
+    return path
+
+
+def test_formula_in_the_serial_column_is_said_to_be_a_formula_not_a_value(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path, [["=1+1", "SB3.0-1AV-41", date(2026, 3, 5)],
+                                    ["=A1&\"0001\"", "SB3.0-1AV-41", date(2026, 3, 5)]])
+    # Excel computed a value for the second one: a serial is still typed, not computed.
+    with_computed_values(path, {"A3": ("str", "SN0001")})
+
+    first, second = read_workbook(path)
+
+    assert first.row is None and second.row is None
+    assert first.error == (
+        "Numéro de série : la cellule contient une formule (=1+1), pas une valeur ; saisissez le numéro de "
+        "série tel qu'imprimé sur l'étiquette (ou collez-le avec Collage spécial > Valeurs)")
+    assert first.serial_text == "=1+1"
+    assert second.error is not None and "formule (=A1&\"0001\")" in second.error
+    english = read_workbook(path, language="en")[0].error
+    assert english is not None and english.startswith("Numéro de série: the cell holds a formula (=1+1), not a value")
+
+
+def test_computed_values_of_other_formulas_are_read(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path, [["SN123456", "=Types!A1", "=DATE(2026,3,5)", "=\"chantier\""],
+                                    ["SN123457", "SB3.0-1AV-41", "05/03/2026", "=B1"]])
+    with_computed_values(path, {"B2": ("str", "SB3.0-1AV-41"), "C2": ("n", "46086"), "D2": ("str", "chantier")})
+
+    first, second = read_workbook(path)
+
+    assert first.row == ExcelRowV1(serial="SN123456", device_type="SB3.0-1AV-41", installed_on=date(2026, 3, 5),
+                                   site_reference="chantier")
+    assert second.row is not None and second.row.site_reference == ""  # optional: no value, no error
+
+
+def test_rows_of_formulas_computing_nothing_are_blank(tmp_path: Path) -> None:
+    formula = '=IF(A2="","",A2)'
+    path = make_workbook(tmp_path, [["SN123456", "SB3.0-1AV-41", date(2026, 3, 5)],
+                                    [None, formula, formula], [None, formula, formula]])
+
+    assert [p.row_number for p in read_workbook(path)] == [2]
+
+
+def test_text_starting_with_an_equals_sign_is_not_a_formula(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path, [[None, "SB3.0-1AV-41", date(2026, 3, 5)]])
+    workbook = openpyxl.load_workbook(path)
+    cell = workbook.active.cell(row=2, column=1, value="=ABC123")
+    cell.data_type = "s"  # typed as '=ABC123: text
+    workbook.save(path)
+
+    assert only(read_workbook(path)).error == "Numéro de série : '=ABC123' doit comporter de 4 à 40 lettres ou chiffres"
+
+
+def test_formulas_in_the_header_row_are_read_as_their_values(tmp_path: Path) -> None:
+    headers = ["=\"Numéro de série\"", "Type d'appareil", "Date d'installation"]
+    path = make_workbook(tmp_path, [["SN123456", "SB3.0-1AV-41", date(2026, 3, 5)]], headers)
+    with_computed_values(path, {"A1": ("str", "Numéro de série")})
+
+    assert only(read_workbook(path)).row is not None
+
+
+@pytest.mark.parametrize("cell", ["9" * 5000, 1e300, "A" * 41])
+def test_long_serials_are_shortened_in_messages(tmp_path: Path, cell: object) -> None:
+    path = make_workbook(tmp_path, [[cell, "SB3.0-1AV-41", date(2026, 3, 5)]])
+
+    row = only(read_workbook(path))
+
+    full = str(cell) if isinstance(cell, str) else str(int(cell))  # type: ignore[call-overload]
+    assert row.error is not None and full not in row.error
+    assert f"'{full[:20]}…' ({len(full)} caractères)" in row.error
+    assert len(row.error) < 250
+    english = only(read_workbook(path, language="en")).error
+    assert english is not None and f"'{full[:20]}…' ({len(full)} characters)" in english
+
+
+def test_too_long_texts_are_named_by_column(tmp_path: Path) -> None:
+    path = make_workbook(tmp_path, [["SN123456", "SB3.0-1AV-41", date(2026, 3, 5), "x" * 101]])
+
+    row = only(read_workbook(path))
+
+    assert row.error == "Référence chantier : 'xxxxxxxxxxxxxxxxxxxx…' (101 caractères) dépasse 100 caractères"
 
 
 # -------------------------------------------------------------------------------- rows
@@ -268,7 +374,7 @@ def test_bad_row_among_good_ones(tmp_path: Path) -> None:
     parsed = read_workbook(path)
 
     assert [(p.row_number, p.row is not None) for p in parsed] == [(2, True), (3, False), (4, True)]
-    assert parsed[1].error == "Date d'installation: '31/02/2026' is not a valid date (expected dd/mm/yyyy)"
+    assert parsed[1].error == "Date d'installation : '31/02/2026' n'est pas une date valide (attendu jj/mm/aaaa)"
     assert parsed[1].serial_text == "SN000002"
 
 
@@ -286,7 +392,8 @@ def test_duplicate_serial(tmp_path: Path) -> None:
 
     assert parsed[0].row is not None and parsed[1].row is not None
     assert parsed[2].row is None
-    assert "duplicate of row 2" in (parsed[2].error or "")
+    assert parsed[2].error == "Numéro de série : 'sn 000001' est un doublon de la ligne 2"
+    assert read_workbook(path, language="en")[2].error == "Numéro de série: 'sn 000001' is a duplicate of row 2"
 
 
 def test_extra_columns_and_header_variants(tmp_path: Path) -> None:
@@ -321,23 +428,29 @@ def test_bytes_source(tmp_path: Path) -> None:
 
 
 @pytest.mark.parametrize(
-    ("data", "expected"),
+    ("data", "french", "english", "code"),
     [
-        (b"Numero de serie;Type;Date\nSN123456;SB3.0;05/03/2026\n", "CSV"),
-        (bytes(range(256)) * 8, r"not an Excel \.xlsx workbook"),
-        (b"", "empty"),
+        (b"Numero de serie;Type;Date\nSN123456;SB3.0;05/03/2026\n", "fichier texte/CSV", "text/CSV file",
+         "not_a_workbook"),
+        (bytes(range(256)) * 8, r"ce n'est pas un classeur Excel \.xlsx", r"not an Excel \.xlsx workbook",
+         "not_a_workbook"),
+        (b"", "le fichier est vide", "the file is empty", "empty_file"),
     ],
 )
-def test_not_a_workbook(data: bytes, expected: str) -> None:
-    with pytest.raises(WorkbookError, match=expected):
+def test_not_a_workbook(data: bytes, french: str, english: str, code: str) -> None:
+    with pytest.raises(WorkbookError, match=french) as caught:
         read_workbook(data)
+    assert caught.value.code == code
+    assert re.search(english, caught.value.message("en"))
+    with pytest.raises(WorkbookError, match=english):
+        read_workbook(data, language="en")
 
 
 def test_csv_renamed_xlsx(tmp_path: Path) -> None:
     path = tmp_path / "devices.xlsx"
     path.write_text("Numéro de série,Type d'appareil\nSN123456,SB3.0\n", encoding="utf-8")
 
-    with pytest.raises(WorkbookError, match=r"not an Excel \.xlsx workbook"):
+    with pytest.raises(WorkbookError, match=r"ce n'est pas un classeur Excel \.xlsx"):
         read_workbook(path)
 
 
@@ -348,36 +461,39 @@ def test_zip_that_is_not_a_workbook(tmp_path: Path) -> None:
     with zipfile.ZipFile(path, "w") as archive:
         archive.writestr("hello.txt", "hello")
 
-    with pytest.raises(WorkbookError, match=r"not an Excel \.xlsx workbook"):
+    with pytest.raises(WorkbookError, match=r"ce n'est pas un classeur Excel \.xlsx"):
         read_workbook(path)
 
 
 def test_encrypted_workbook() -> None:
     data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + "EncryptionInfo".encode("utf-16-le")
 
-    with pytest.raises(WorkbookError, match="password-protected"):
+    with pytest.raises(WorkbookError, match="protégé par un mot de passe") as caught:
         read_workbook(data)
+    assert caught.value.code == "password_protected"
+    assert "password-protected" in caught.value.message("en")
 
 
 def test_encrypted_signature_only() -> None:
     with pytest.raises(WorkbookError, match="password-protected"):
-        read_workbook(b"\xd0\xcf\x11\xe0" + b"\x00" * 100)
+        read_workbook(b"\xd0\xcf\x11\xe0" + b"\x00" * 100, language="en")
 
 
 def test_old_xls() -> None:
     data = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 504 + "Workbook".encode("utf-16-le")
 
-    with pytest.raises(WorkbookError, match=r"\.xls"):
+    with pytest.raises(WorkbookError, match=r"ancien fichier Excel 97-2003 \(\.xls\)"):
         read_workbook(data)
 
 
 def test_too_large(tmp_path: Path) -> None:
     path = make_workbook(tmp_path, [["SN123456", "SB3.0-1AV-41", "05/03/2026"]])
 
-    with pytest.raises(WorkbookError, match="too large"):
+    with pytest.raises(WorkbookError, match=r"fichier trop volumineux : \d+,\d Mo, la limite est de 0,0 Mo"):
         read_workbook(path, max_bytes=1000)
-    with pytest.raises(WorkbookError, match="too large"):
-        read_workbook(path.read_bytes(), max_bytes=1000)
+    with pytest.raises(WorkbookError, match=r"too large: \d+\.\d MB, the limit is 0\.0 MB") as caught:
+        read_workbook(path.read_bytes(), max_bytes=1000, language="en")
+    assert caught.value.code == "too_large"
 
 
 def test_too_many_rows(tmp_path: Path) -> None:
@@ -385,34 +501,44 @@ def test_too_many_rows(tmp_path: Path) -> None:
     path = make_workbook(tmp_path, rows)
 
     assert len(read_workbook(path, max_rows=6)) == 6
-    with pytest.raises(WorkbookError, match="too many rows"):
+    with pytest.raises(WorkbookError, match="trop de lignes : plus de 5 appareils dans un même classeur"):
         read_workbook(path, max_rows=5)
+    with pytest.raises(WorkbookError, match="too many rows: more than 5 devices"):
+        read_workbook(path, max_rows=5, language="en")
 
 
 def test_wrong_headers_name_missing_columns(tmp_path: Path) -> None:
     path = make_workbook(tmp_path, [["SN123456", "x", "y"]], ["Numéro de série", "Modèle", "Quand"])
 
-    with pytest.raises(WorkbookError, match="not the campaign template") as caught:
+    with pytest.raises(WorkbookError, match="ce n'est pas le modèle de la campagne") as caught:
         read_workbook(path)
 
-    missing_part = str(caught.value).split("(")[0]
-    assert missing_part == 'not the campaign template: missing columns "Type d\'appareil", "Date d\'installation" '
+    assert str(caught.value) == (
+        'ce n\'est pas le modèle de la campagne : colonnes manquantes "Type d\'appareil", "Date d\'installation" '
+        '(ligne d\'en-tête cherchée à la ligne 1 ; attendu "Numéro de série", "Type d\'appareil", '
+        '"Date d\'installation", "Référence chantier")')
+    assert caught.value.code == "not_the_template"
+    assert caught.value.message("en").startswith(
+        'not the campaign template: missing columns "Type d\'appareil", "Date d\'installation" '
+        '(header row searched in row 1;')
 
 
 def test_no_header_at_all(tmp_path: Path) -> None:
     path = make_workbook(tmp_path, [], ["a", "b", "c"])
 
-    expected = 'missing columns "Numéro de série", "Type d\'appareil", "Date d\'installation" '
-    with pytest.raises(WorkbookError, match=expected):
+    expected = 'colonnes manquantes "Numéro de série", "Type d\'appareil", "Date d\'installation" '
+    with pytest.raises(WorkbookError, match=expected) as caught:
         read_workbook(path)
+    assert "dans les 5 premières lignes" in str(caught.value)
+    assert "in the first 5 rows" in caught.value.message("en")
 
 
 # ---------------------------------------------------------------------------- verdicts
 
 
 VERDICTS = [
-    Verdict(2, "SN000001", "REGISTERED", "", "Appareil enregistré"),
-    Verdict(3, '=HYPERLINK("http://evil","x")', "REJECTED", "INVALID_SERIAL", "-1 +2 @x"),
+    Verdict(2, "SN000001", "PAYMENT_PENDING", "", "", "Enregistrement réussi, paiement en attente"),
+    Verdict(3, '=HYPERLINK("http://evil","x")', "ERROR", "INVALID_ROW", "-1 +2 @x", "Ligne invalide"),
 ]
 
 
@@ -422,8 +548,9 @@ def test_write_verdicts_xlsx(tmp_path: Path) -> None:
 
     sheet = openpyxl.load_workbook(path).active
     rows = [tuple(cell.value for cell in row) for row in sheet.iter_rows()]
-    assert rows[0] == ("Ligne", "Numéro de série", "Statut", "Motif", "Message")
-    assert rows[1] == (2, "SN000001", "REGISTERED", None, "Appareil enregistré")
+    assert rows[0] == ("Ligne", "Numéro de série", "Statut", "Code statut", "Motif", "Message")
+    assert rows[1] == (2, "SN000001", "Enregistrement réussi, paiement en attente", "PAYMENT_PENDING", None, None)
+    assert rows[2][2:5] == ("Ligne invalide", "ERROR", "INVALID_ROW")
     assert rows[2][1] == '=HYPERLINK("http://evil","x")'
     assert sheet.cell(row=3, column=2).data_type == "s"  # text, not a formula
 
@@ -434,7 +561,17 @@ def test_write_verdicts_csv_protects_formulas(tmp_path: Path) -> None:
 
     with path.open(encoding="utf-8-sig", newline="") as handle:
         rows = list(csv.reader(handle, delimiter=";"))
-    assert rows[0] == ["Ligne", "Numéro de série", "Statut", "Motif", "Message"]
-    assert rows[1] == ["2", "SN000001", "REGISTERED", "", "Appareil enregistré"]
+    assert rows[0] == ["Ligne", "Numéro de série", "Statut", "Code statut", "Motif", "Message"]
+    assert rows[1] == ["2", "SN000001", "Enregistrement réussi, paiement en attente", "PAYMENT_PENDING", "", ""]
     assert rows[2][1] == '\'=HYPERLINK("http://evil","x")'
-    assert rows[2][4] == "'-1 +2 @x"
+    assert rows[2][5] == "'-1 +2 @x"
+
+
+def test_verdicts_in_english_and_without_a_label(tmp_path: Path) -> None:
+    path = tmp_path / "verdicts.csv"
+    write_verdicts(path, [Verdict(2, "SN000001", "PAYMENT_PENDING", "", "")], language="en")
+
+    with path.open(encoding="utf-8-sig", newline="") as handle:
+        rows = list(csv.reader(handle, delimiter=";"))
+    assert rows == [["Row", "Serial number", "Status", "Status code", "Reason", "Message"],
+                    ["2", "SN000001", "PAYMENT_PENDING", "PAYMENT_PENDING", "", ""]]  # no label: the code
