@@ -272,9 +272,11 @@ def review(
     current: DeviceRegistration | None = app.get_registration(serial)
     if current is None:
         raise UnknownDevice(serial, app.terms.id)
-    if current.status == Status.DOCS_REQUIRED:  # not every needed document is in yet
+    partly_received = current.status == Status.DOCS_REQUIRED and bool(current.documents_received)
+    if current.status == Status.DOCS_REQUIRED and not (decision == "reject" and partly_received):
+        # Approval needs every document; a document already received may be refused (illegible…).
         raise DocumentsMissing(serial, current.status, f"{decision} documents", current.documents_missing)
-    if current.status != Status.DOCS_UPLOADED:  # staff review uploaded documents, nothing else
+    if current.status != Status.DOCS_UPLOADED and not partly_received:  # staff review uploaded documents only
         raise TransitionNotAllowed(serial, current.status, f"{decision} documents")
     by = Provenance(actor=reviewer, channel=Channel.STAFF, source=f"review:{decision}")
     for attempt in range(1, max_attempts + 1):

@@ -7,35 +7,21 @@ rows (`cashback projections check`)."""
 
 from __future__ import annotations
 
-import tempfile
-from pathlib import Path
-
 from hypothesis import settings
 from hypothesis.stateful import invariant
 
-from projections.db import SQLiteProjectionDB
-from projections.projector import Projector
 from projections.rebuild import check
 from tests.unit.test_properties import AppMachine
 
 
 class LiveProjectionMachine(AppMachine):
-    def __init__(self) -> None:
-        super().__init__()
-        self._folder = tempfile.TemporaryDirectory()
-        self.db = SQLiteProjectionDB(Path(self._folder.name) / "overview.sqlite")
-        self.projector = Projector(self.app, self.db, batch_size=7)  # small batches: positions mid-way too
+    """AppMachine keeps a projector beside the application (``self.projector`` on ``self.read_db``)."""
 
     @invariant()
     def the_live_projection_equals_a_rebuild_from_zero(self) -> None:
         self.projector.catch_up()
-        report = check(self.app, self.db)
+        report = check(self.app, self.read_db)
         assert report.ok, report.differences[:5]
-
-    def teardown(self) -> None:
-        self.db.close()
-        self._folder.cleanup()
-        super().teardown()
 
 
 TestLiveProjectionMachine = LiveProjectionMachine.TestCase

@@ -112,14 +112,14 @@ def projected_status(events: list[Any]) -> str:
         db.close()
 
 
-def portal_status_after(events: list[Any], event: Any) -> str | None:
+def portal_status_after(events: list[Any], event: Any, owner: str = OWNER) -> str | None:
     """The status the portal's device history shows beside ``event`` (the owner's view)."""
     portal = Portal.__new__(Portal)
     store = SimpleNamespace(get=lambda _id: events)
     portal.engine = SimpleNamespace(app=SimpleNamespace(repository=SimpleNamespace(event_store=store)),  # type: ignore[assignment]
                                     terms=SimpleNamespace(id=CAMPAIGN))
     portal.language = "en"
-    entries = portal._history("3001000001", OWNER, True)
+    entries = portal._history("3001000001", owner, True)
     shown = [e for e in entries if e["at"] == event.timestamp and e["kind"] == "document_uploaded"]
     assert len(shown) == 1
     status = shown[0]["status"]
@@ -342,8 +342,8 @@ class RegistrationMachine(RuleBasedStateMachine):
             after = event.mutate(after)
             statuses.append(str(after.status))
         for event, status in zip(self.events, statuses, strict=True):
-            if isinstance(event, DeviceRegistration.DocumentUploaded):
-                assert portal_status_after(self.events, event) == status
+            if isinstance(event, DeviceRegistration.DocumentUploaded):  # uploads come from the current owner
+                assert portal_status_after(self.events, event, self.owner) == status
 
 
 TestRegistrationMachine = RegistrationMachine.TestCase

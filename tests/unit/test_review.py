@@ -119,3 +119,10 @@ def test_the_upload_says_what_is_still_missing(tmp_path: Path) -> None:
     app.register_batch([Intake(request=request, by=FEED)])
     result = upload_document(app, DocumentStore(tmp_path / "documents"), SOLD_ABROAD, "invoice", PDF, actor="bob")
     assert (result.recorded, result.status, result.missing) == (True, Status.DOCS_REQUIRED, ["commissioning_report"])
+
+
+def test_a_document_already_received_may_be_refused_before_the_others_arrive(tmp_path: Path) -> None:
+    app = two_documents_app()
+    uploaded(app, tmp_path)  # the invoice only: an illegible one, say
+    registration = review(app, SOLD_ABROAD, "reject", "alice", note="facture illisible")
+    assert (registration.status, registration.reason) == (Status.REJECTED, Reason.DOCS_REFUSED)
