@@ -163,6 +163,20 @@ def ingest_feed(
         fail(f"counts do not add up: {report.accounted} accounted for {report.lines} lines", code=3)
 
 
+def _cannot_create(path: Path) -> str | None:
+    """Open the file for writing as the real write will (root ignores permission bits, /proc and /sys
+    refuse anyway); a file made only for the check is removed again."""
+    existed = path.exists()
+    try:
+        with path.open("ab"):
+            pass
+    except OSError as error:
+        return error.strerror or str(error)
+    if not existed:
+        path.unlink(missing_ok=True)
+    return None
+
+
 def _check_verdicts_path(verdicts: Path, workbook: Path) -> None:
     """Before any row is ingested: verdicts that could not be written would leave the installer without them."""
     why = None
@@ -174,6 +188,8 @@ def _check_verdicts_path(verdicts: Path, workbook: Path) -> None:
         why = f"folder {verdicts.parent} does not exist"
     elif not os.access(verdicts if verdicts.exists() else verdicts.parent, os.W_OK):
         why = "permission denied"
+    else:
+        why = _cannot_create(verdicts)
     if why:
         fail(f"--verdicts {verdicts}: cannot write there ({why}); nothing was ingested")
 

@@ -30,12 +30,24 @@ time.sleep(600)
 PY
 SMTP_PID=$!
 trap 'kill $SMTP_PID 2>/dev/null || true' EXIT
-for _ in $(seq 50); do [ -e "$CASHBACK_DATA_DIR/mailbox/.ready" ] && break; sleep 0.1; done
+for _ in $(seq 50); do
+    [ -e "$CASHBACK_DATA_DIR/mailbox/.ready" ] && break
+    kill -0 "$SMTP_PID" 2>/dev/null || break
+    sleep 0.1
+done
+if [ ! -e "$CASHBACK_DATA_DIR/mailbox/.ready" ]; then
+    echo "error: the local SMTP server could not start on 127.0.0.1:$SMTP_PORT (port in use?);" \
+         "set CASHBACK_DEMO_SMTP_PORT to a free port" >&2
+    exit 2
+fi
 
-cb() { local now="$1"; shift; echo; echo "\$ cashback --now $now $*"; "$BIN/cashback" --now "$now" "$@"; }
+cb() { local now="$1"; shift; echo; echo "\$ cashback --now $now $(printf '%q ' "$@")"; "$BIN/cashback" --now "$now" "$@"; }
 refused() { if "$@"; then echo "expected a refusal" >&2; exit 1; else echo "(refused, exit $?)"; fi; }
 mails() { echo; echo "--- mailbox: $(ls "$CASHBACK_DATA_DIR/mailbox" | wc -l) e-mail(s)"; \
-          grep -h '^Subject:' "$CASHBACK_DATA_DIR"/mailbox/*.eml 2>/dev/null || true; }
+          "$BIN/python" -c 'import sys, email, email.policy
+for p in sys.argv[1:]:
+    print("Subject:", email.message_from_bytes(open(p, "rb").read(), policy=email.policy.default)["Subject"])' \
+          "$CASHBACK_DATA_DIR"/mailbox/*.eml 2>/dev/null || true; }
 
 # 10 June 2026: a company, and two devices the catalog cannot settle alone
 cb 2026-06-10T10:00:00+02:00 enrol --customer-no 100000 --name "Soleil Rennes SARL" \

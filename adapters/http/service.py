@@ -148,8 +148,10 @@ class Portal:
     def reason_text(self, status: str | None, reason: str | None) -> str:
         if not reason:
             return ""
-        if status == Status.DOCS_REQUIRED:
-            return reason
+        if status == Status.DOCS_REQUIRED:  # the campaign's documents rules, as the request e-mail words them
+            from cashback.mail_texts import rule_text
+
+            return "; ".join(rule_text(code, self.language, self.engine.app.terms) for code in reason.split(","))
         return reason_text(reason, self.language)
 
     def device_dict(self, row: queries.OverviewRow) -> dict[str, Any]:
@@ -158,7 +160,7 @@ class Portal:
             "label": row.label(self.language), "amount_cents": int(row.amount_cents),
             "installed_on": row.installed_on, "registered_at": row.registered_at, "updated_at": row.updated_at,
             "deadline": row.deadline, "documents_needed": [d for d in (row.documents or "").split(",") if d],
-            "reason": row.reason, "reason_text": row.reason_text(self.language),
+            "reason": row.reason, "reason_text": self.reason_text(row.status, row.reason),
             "in_payout": row.payout_id is not None, "paid_at": row.paid_at, "channel": row.channel,
         }
 

@@ -62,10 +62,28 @@ def _summary_only(out: str) -> str:
     return "\n".join(line for line in out.splitlines() if not line.startswith("row ")) + "\n"
 
 
+MARKER = ".cashback-demo"
+#: What a demo writes (also before the marker existed): such a folder is an earlier demo's.
+DEMO_FILES = ("events.sqlite", "overview.sqlite", "payouts.jsonl", "verdicts.xlsx", "template.xlsx")
+
+
+def refusal(data: Path) -> str | None:
+    """Why the demo will not empty this folder: only a missing or empty one, or an earlier demo's."""
+    if not data.exists():
+        return None
+    if not data.is_dir():
+        return f"{data} is not a folder"
+    made_by_a_demo = (data / MARKER).is_file() or all(p.name.startswith(DEMO_FILES) for p in data.iterdir())
+    if not made_by_a_demo:
+        return f"{data} is not empty and was not made by `cashback demo`: choose another --data-dir"
+    return None
+
+
 def run_demo(data: Path, examples: Path, now: str, echo: Callable[[str], None] = typer.echo) -> int:
     if data.exists():
         shutil.rmtree(data)
     data.mkdir(parents=True)
+    (data / MARKER).write_text("made by `cashback demo`: emptied by its next run\n", encoding="utf-8")
     env = {**os.environ, "CASHBACK_STORE": "sqlite", "CASHBACK_DATA_DIR": str(data),
            "CASHBACK_CAMPAIGN_FILE": str(examples / "campaign.toml"),
            "CASHBACK_CATALOG_FILE": str(examples / "catalog.csv")}
@@ -96,17 +114,25 @@ def _quoted(args: Sequence[str]) -> list[str]:
 def register(app: typer.Typer, groups: dict[str, typer.Typer]) -> None:
     @app.command()
     def demo(
-        data_dir: Annotated[Path, typer.Option(help="Fresh data folder (emptied first).")] = Path("var/run"),
+        data_dir: Annotated[Path, typer.Option(help="Data folder: new, empty, or an earlier demo's (emptied first).")
+                            ] = Path("var/run"),
         examples: Annotated[Path, typer.Option(help="Folder with campaign.toml, catalog.csv, companies.csv, "
                                                     "feed.jsonl and workbook.xlsx.")] = REPO_EXAMPLES,
         now: Annotated[str, typer.Option("--at", help="The fixed moment the demo acts at.")] = DEFAULT_NOW,
     ) -> None:
         """The main job on the embedded default (SQLite, no server): enrol the example companies,
-        ingest the 20,314-record feed and the 600-row workbook (twice: nothing changes), register by
-        hand, show an overview and the statistics, pay, confirm, and show the devices PAID."""
+        ingest the 20,314-record feed and the 627-row workbook (twice: nothing changes), register by
+        hand, show an overview and the statistics, pay, confirm, and show the devices PAID.
+        The data folder must be new, empty or an earlier demo's: it is emptied first."""
+        if not examples.is_dir():
+            typer.echo(f"error: --examples {examples} is not a folder", err=True)
+            raise typer.Exit(2)
         missing = [n for n in ("campaign.toml", "catalog.csv", "companies.csv", "feed.jsonl", "workbook.xlsx")
                    if not (examples / n).is_file()]
         if missing:
             typer.echo(f"error: {examples} lacks {', '.join(missing)}", err=True)
+            raise typer.Exit(2)
+        if why := refusal(data_dir):
+            typer.echo(f"error: {why}; nothing was changed", err=True)
             raise typer.Exit(2)
         raise typer.Exit(run_demo(data_dir, examples, now))

@@ -133,6 +133,8 @@ def test_device_history_shows_kinds_dates_and_labels_but_no_actor(client: TestCl
     assert response.status_code == 200
     body = response.json()
     assert body["device"]["status"] == "DOCS_REQUIRED"
+    assert body["device"]["reason"] == "SOLD_IN_OTHER_COUNTRY"  # the code for machines, words for people
+    assert body["device"]["reason_text"] == "l'appareil a été vendu dans un autre pays que celui de la campagne"
     assert [h["kind"] for h in body["history"]] == ["registered", "documents_requested"]
     assert body["history"][1]["label"] == "Informations supplémentaires requises : téléchargez le fichier"
     assert body["history"][1]["at"].startswith("2026-06-01T10:00:00")

@@ -79,7 +79,12 @@ def test_unwritable_verdicts_are_refused_before_any_row_is_ingested(cb, tmp_path
     assert "nothing was ingested" in result.stderr and "row " not in result.stdout
     result = cb("ingest", "excel", str(WORKBOOK), "--company", "100000", "--verdicts", str(tmp_path), code=2)
     assert "it is a folder" in result.stderr
+    result = cb("ingest", "excel", str(WORKBOOK), "--company", "100000", "--verdicts", "/proc/v.xlsx", code=2)
+    assert "nothing was ingested" in result.stderr  # a folder that exists but takes no files
     assert _devices(cb) == 0
+    fine = tmp_path / "v.xlsx"
+    cb("ingest", "excel", str(WORKBOOK), "--company", "100000", "--verdicts", str(fine))
+    assert fine.stat().st_size > 0
 
 
 def test_verdicts_over_the_workbook_itself_are_refused(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]

@@ -38,3 +38,13 @@ def test_the_demo_runs_the_main_job_and_its_counts_add_up(tmp_path: Path) -> Non
     assert "payouts issued: 0, devices: 0" in out  # a second run pays nothing
     assert "Enregistrement réussi, paiement en attente" in out
     assert (tmp_path / "run" / "verdicts.xlsx").is_file()
+
+
+def test_the_demo_never_empties_a_folder_it_did_not_make(tmp_path: Path) -> None:
+    precious = tmp_path / "precious"
+    (precious / "sub").mkdir(parents=True)
+    (precious / "important.txt").write_text("keep")
+    result = subprocess.run([sys.executable, "-m", "cashback.cli", "demo", "--data-dir", str(precious)],
+                            cwd=ROOT, capture_output=True, text=True, timeout=60)
+    assert result.returncode == 2 and "not made by `cashback demo`" in result.stderr
+    assert (precious / "important.txt").read_text() == "keep" and (precious / "sub").is_dir()
