@@ -33,7 +33,7 @@ lint: $(STAMP)  ## ruff and mypy, settings in pyproject.toml
 	$(BIN)/ruff check .
 	$(BIN)/mypy
 
-bench: bench-feed bench-portal bench-audit  ## every benchmark, each figure beside a same-run reference (about 10 minutes)
+bench: bench-feed bench-portal bench-audit  ## every benchmark, each figure beside a same-run reference (about 6 minutes)
 
 bench-feed: $(STAMP) services  ## feed worker end to end beside the library's save paths, raw COPY, raw Kafka; bench/results.json
 	eval "$$(scripts/services.sh env)" && $(BIN)/python -m bench.feed_bench --full
