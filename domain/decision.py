@@ -56,7 +56,9 @@ def decide(
         return Decision.rejected(Reason.TYPE_NOT_ELIGIBLE)
     if not (terms.installation_from <= request.installed_on <= terms.installation_to):
         return Decision.rejected(Reason.OUTSIDE_VALIDITY_PERIOD)
-    if request.installed_on > today or request.installed_on < entry.production_date:
+    if request.installed_on > today:
+        return Decision.rejected(Reason.INSTALLED_IN_FUTURE)
+    if request.installed_on < entry.production_date:
         return Decision.rejected(Reason.OUTSIDE_VALIDITY_PERIOD)
 
     triggered = [rule for rule in terms.documents_rules if _applies(rule, request, entry, terms)]

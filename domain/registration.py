@@ -21,7 +21,8 @@ NEW = "NEW"
 
 #: Rejections caused by the request rather than by the device: a corrected request is decided again.
 REOPENING_REASONS = frozenset(
-    {Reason.UNKNOWN_SERIAL, Reason.TYPE_MISMATCH, Reason.OUTSIDE_VALIDITY_PERIOD, Reason.TYPE_NOT_ELIGIBLE}
+    {Reason.UNKNOWN_SERIAL, Reason.TYPE_MISMATCH, Reason.OUTSIDE_VALIDITY_PERIOD, Reason.INSTALLED_IN_FUTURE,
+     Reason.TYPE_NOT_ELIGIBLE}
 )
 
 

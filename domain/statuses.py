@@ -19,6 +19,7 @@ class Reason(StrEnum):
     UNKNOWN_SERIAL = "UNKNOWN_SERIAL"
     TYPE_MISMATCH = "TYPE_MISMATCH"
     OUTSIDE_VALIDITY_PERIOD = "OUTSIDE_VALIDITY_PERIOD"
+    INSTALLED_IN_FUTURE = "INSTALLED_IN_FUTURE"
     TYPE_NOT_ELIGIBLE = "TYPE_NOT_ELIGIBLE"
     COMPANY_NOT_ENROLLED = "COMPANY_NOT_ENROLLED"
     REGISTERED_LATE = "REGISTERED_LATE"
@@ -55,6 +56,7 @@ REASON_TEXTS: dict[str, dict[Reason, str]] = {
         Reason.UNKNOWN_SERIAL: "numéro de série inconnu (faute de frappe ?)",
         Reason.TYPE_MISMATCH: "le numéro de série ne correspond pas au type d'appareil",
         Reason.OUTSIDE_VALIDITY_PERIOD: "installation hors de la période de validité",
+        Reason.INSTALLED_IN_FUTURE: "date d'installation dans le futur (faute de frappe ?)",
         Reason.TYPE_NOT_ELIGIBLE: "type d'appareil non éligible",
         Reason.COMPANY_NOT_ENROLLED: "entreprise non inscrite à la campagne",
         Reason.REGISTERED_LATE: "enregistrement après la date limite",
@@ -66,6 +68,7 @@ REASON_TEXTS: dict[str, dict[Reason, str]] = {
         Reason.UNKNOWN_SERIAL: "unknown serial number (typo?)",
         Reason.TYPE_MISMATCH: "serial number and device type do not match",
         Reason.OUTSIDE_VALIDITY_PERIOD: "installed outside the validity period",
+        Reason.INSTALLED_IN_FUTURE: "installation date in the future (typo?)",
         Reason.TYPE_NOT_ELIGIBLE: "device type not eligible",
         Reason.COMPANY_NOT_ENROLLED: "company not enrolled in the campaign",
         Reason.REGISTERED_LATE: "registered after the deadline",

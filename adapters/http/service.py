@@ -151,7 +151,7 @@ class Portal:
         if status == Status.DOCS_REQUIRED:  # the campaign's documents rules, as the request e-mail words them
             from cashback.mail_texts import rule_text
 
-            return "; ".join(rule_text(code, self.language, self.engine.app.terms) for code in reason.split(","))
+            return "; ".join(rule_text(code, self.language, self.engine.terms) for code in reason.split(","))
         return reason_text(reason, self.language)
 
     def device_dict(self, row: queries.OverviewRow) -> dict[str, Any]:

@@ -11,7 +11,8 @@ from pydantic import ValidationError
 from domain.catalog import CatalogEntry
 from domain.decision import Decision, RegistrationRequest, decide
 from domain.enrolment import Enrolment
-from domain.statuses import Reason, Status
+from domain.registration import REOPENING_REASONS
+from domain.statuses import Reason, Status, reason_text
 from domain.terms import CampaignTerms, DocumentKind
 from tests.unit.conftest import SB3, SB5, TODAY, make_terms
 
@@ -108,7 +109,6 @@ def test_device_type_outside_the_campaign_is_rejected() -> None:
     [
         (date(2026, 2, 28), "the day before the installation window"),
         (date(2027, 1, 1), "the day after the installation window"),
-        (date(2026, 6, 2), "installed tomorrow"),
         (date(2026, 3, 1), "installed before the device was produced"),
     ],
 )
@@ -119,6 +119,14 @@ def test_installation_outside_the_validity_period_is_rejected(installed_on: date
     today = date(2027, 1, 15) if "after" in why else TODAY
     decision = run(installed(installed_on), entry, today=today)
     assert decision == Decision.rejected(Reason.OUTSIDE_VALIDITY_PERIOD), why
+
+
+def test_an_installation_date_in_the_future_is_named_as_such() -> None:
+    """Inside the campaign window but after today: a typo the installer can fix (the serial stays free)."""
+    decision = run(installed(date(2026, 6, 2)), today=TODAY)
+    assert decision == Decision.rejected(Reason.INSTALLED_IN_FUTURE)
+    assert reason_text(decision.reason, "fr") == "date d'installation dans le futur (faute de frappe ?)"
+    assert Reason.INSTALLED_IN_FUTURE in REOPENING_REASONS
 
 
 def test_installation_on_the_first_and_last_day_of_the_window_is_accepted() -> None:

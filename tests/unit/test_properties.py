@@ -117,7 +117,7 @@ def portal_status_after(events: list[Any], event: Any, owner: str = OWNER) -> st
     portal = Portal.__new__(Portal)
     store = SimpleNamespace(get=lambda _id: events)
     portal.engine = SimpleNamespace(app=SimpleNamespace(repository=SimpleNamespace(event_store=store)),  # type: ignore[assignment]
-                                    terms=SimpleNamespace(id=CAMPAIGN))
+                                    terms=SimpleNamespace(id=CAMPAIGN, documents_rules=[]))
     portal.language = "en"
     entries = portal._history("3001000001", owner, True)
     shown = [e for e in entries if e["at"] == event.timestamp and e["kind"] == "document_uploaded"]
