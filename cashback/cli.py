@@ -66,6 +66,10 @@ def main_options(
         State.clock = FixedClock(moment)
 
 
+def _devices(count: int) -> str:
+    return f"{count} device" if count == 1 else f"{count} devices"
+
+
 def _progress(label: str, total: int | None = None):  # type: ignore[no-untyped-def]
     from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
@@ -314,7 +318,7 @@ def status(
         )
         return
     typer.echo(
-        f"company {customer_no}: {totals.count} devices — collected {money(totals.collected_cents)}, "
+        f"company {customer_no}: {_devices(totals.count)} — collected {money(totals.collected_cents)}, "
         f"pending {money(totals.pending_cents)}"
     )
     for code, n in sorted(totals.count_by_status.items()):
@@ -336,7 +340,7 @@ def stats() -> None:
         eng.projector().catch_up()
         totals = queries.totals(eng.read_db, eng.terms.id)
     typer.echo(
-        f"campaign {eng.terms.id}: {totals.count} devices; collected {money(totals.collected_cents)}, "
+        f"campaign {eng.terms.id}: {_devices(totals.count)}; collected {money(totals.collected_cents)}, "
         f"pending {money(totals.pending_cents)}"
     )
     for code, n in sorted(totals.count_by_status.items()):
