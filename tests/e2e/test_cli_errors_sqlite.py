@@ -6,32 +6,15 @@ from __future__ import annotations
 import json
 import re
 import shutil
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
-NOW = "2026-12-01T09:00:00+01:00"
+from tests.e2e.conftest import ROOT
+
 WORKBOOK = ROOT / "examples/workbook.xlsx"
 
 
-@pytest.fixture
-def cb(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"CASHBACK_STORE": "sqlite", "CASHBACK_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
-           "CASHBACK_CAMPAIGN_FILE": str(ROOT / "examples/campaign.toml"),
-           "CASHBACK_CATALOG_FILE": str(ROOT / "examples/catalog.csv")}
-
-    def run(*args: str, code: int = 0, now: str = NOW) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "cashback.cli", "--now", now, *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == code, (result.stdout[-1000:], result.stderr[-2000:])
-        assert "Traceback" not in result.stderr
-        return result
-
-    run("enrol", str(ROOT / "examples/companies.csv"))
-    return run
 
 
 def _devices(cb) -> int:  # type: ignore[no-untyped-def]

@@ -10,7 +10,7 @@ import sys
 from email import message_from_bytes, policy
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import ROOT, cashback_on_sqlite
 
 
 def _free_port() -> int:
@@ -46,15 +46,8 @@ def test_one_device_paid_after_its_documents_one_expiring(tmp_path: Path) -> Non
 
 def test_uploads_land_in_the_configured_documents_folder(tmp_path: Path) -> None:
     elsewhere = tmp_path / "archive" / "uploads"
-    env = {"CASHBACK_STORE": "sqlite", "CASHBACK_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
-           "CASHBACK_DOCUMENTS_DIR": str(elsewhere)}
-    now = "2026-06-10T10:00:00+02:00"
-
-    def cb(*args: str) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "cashback.cli", "--now", now, *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=120)
-        assert result.returncode == 0, result.stderr[-2000:]
-        return result
+    cb = cashback_on_sqlite(tmp_path / "data", now="2026-06-10T10:00:00+02:00",
+                            env={"CASHBACK_DOCUMENTS_DIR": str(elsewhere)})
 
     cb("enrol", "--customer-no", "100000", "--name", "Soleil", "--email", "c@soleil.example",
        "--enrolled-on", "2026-02-01")

@@ -3,31 +3,9 @@
 from __future__ import annotations
 
 import re
-import subprocess
-import sys
 from pathlib import Path
 
-import pytest
-
-ROOT = Path(__file__).resolve().parents[2]
-NOW = "2026-12-01T09:00:00+01:00"
-
-
-@pytest.fixture
-def cb(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"CASHBACK_STORE": "sqlite", "CASHBACK_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
-           "CASHBACK_CAMPAIGN_FILE": str(ROOT / "examples/campaign.toml"),
-           "CASHBACK_CATALOG_FILE": str(ROOT / "examples/catalog.csv")}
-
-    def run(*args: str, ok: bool = True) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "cashback.cli", "--now", NOW, *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=300)
-        if ok:
-            assert result.returncode == 0, result.stderr[-2000:]
-        return result
-
-    run("enrol", str(ROOT / "examples/companies.csv"))
-    return run
+from tests.e2e.conftest import ROOT
 
 
 def _counts(text: str) -> dict[str, int]:
@@ -73,9 +51,9 @@ def test_workbook_rows_get_verdicts_and_a_reupload_changes_nothing(cb, tmp_path:
 def test_a_bad_file_gets_a_clear_error(cb, tmp_path: Path) -> None:  # type: ignore[no-untyped-def]
     fake = tmp_path / "fake.xlsx"
     fake.write_text("serial;type\n123;abc\n")
-    result = cb("ingest", "excel", str(fake), "--company", "100000", ok=False)
+    result = cb("ingest", "excel", str(fake), "--company", "100000", code=None)
     assert result.returncode == 2 and "ce n'est pas un classeur Excel .xlsx" in result.stderr
-    result = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "424242", ok=False)
+    result = cb("ingest", "excel", str(ROOT / "examples/workbook.xlsx"), "--company", "424242", code=None)
     assert "not enrolled" in result.stderr
 
 

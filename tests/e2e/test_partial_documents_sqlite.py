@@ -8,31 +8,20 @@ sends it to review; approval makes it payable. The projection rebuilt from zero 
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
 
-ROOT = Path(__file__).resolve().parents[2]
+from tests.e2e.conftest import ROOT, Cashback, cashback_on_sqlite
+
 COMPANY = "100000"
 OLD_STOCK = "3663300762"  # STP10.0-3AV-40 produced 2024-07-15: OLD_STOCK, invoice + commissioning report
 ASKED = "2026-06-10T10:00:00+02:00"
 
 
 @pytest.fixture
-def cb(tmp_path: Path):  # type: ignore[no-untyped-def]
-    env = {"CASHBACK_STORE": "sqlite", "CASHBACK_DATA_DIR": str(tmp_path / "data"), "PATH": "/usr/bin:/bin",
-           "CASHBACK_CAMPAIGN_FILE": str(ROOT / "examples/campaign.toml"),
-           "CASHBACK_CATALOG_FILE": str(ROOT / "examples/catalog.csv"), "CASHBACK_LANGUAGE": "fr"}
-
-    def run(*args: str, now: str = ASKED, code: int = 0) -> subprocess.CompletedProcess[str]:
-        result = subprocess.run([sys.executable, "-m", "cashback.cli", "--now", now, *args], cwd=ROOT, env=env,
-                                capture_output=True, text=True, timeout=300)
-        assert result.returncode == code, (result.stdout[-1500:], result.stderr[-2000:])
-        assert "Traceback" not in result.stderr
-        return result
-
+def cb(tmp_path: Path) -> Cashback:
+    run = cashback_on_sqlite(tmp_path / "data", now=ASKED, env={"CASHBACK_LANGUAGE": "fr"})
     run("enrol", str(ROOT / "examples/companies.csv"))
     return run
 
