@@ -254,7 +254,7 @@ class CashbackApp(Application[UUID]):
         for item, rid in zip(items, ids, strict=True):
             request = item.request
             enrolment = enrolments.get(request.customer_no)
-            if enrolment is None or enrolment.enrolled_on > today:
+            if not _enrolled(enrolments, request.customer_no, today):
                 if item.park_unknown_company and (request.customer_no, request.serial) in already_parked:
                     # A republished record of a parked one: one parked row per customer number and serial.
                     outcomes.append(Outcome("duplicate", request.serial, reason=str(Reason.COMPANY_NOT_ENROLLED)))
@@ -318,11 +318,8 @@ class CashbackApp(Application[UUID]):
         self, items: Sequence[Intake], enrolments: Mapping[str, Enrolment], today: date
     ) -> set[tuple[str, str]]:
         """(customer number, serial) already parked, among the batch's records for companies not enrolled."""
-        serials = sorted({
-            it.request.serial for it in items
-            if it.park_unknown_company
-            and ((e := enrolments.get(it.request.customer_no)) is None or e.enrolled_on > today)
-        })
+        serials = sorted({it.request.serial for it in items
+                          if it.park_unknown_company and not _enrolled(enrolments, it.request.customer_no, today)})
         found: set[tuple[str, str]] = set()
         for start in range(0, len(serials), 500):
             chunk = serials[start:start + 500]
@@ -507,3 +504,9 @@ class CashbackApp(Application[UUID]):
                 devices.append(registration)
         self.save(payout, *devices, trackings=list(trackings))
         return "applied" if settled else "repeat"
+
+
+def _enrolled(enrolments: Mapping[str, Enrolment], customer_no: str, today: date) -> bool:
+    """Enrolled by today: a record for a company enrolled later is not transferred back (parked)."""
+    enrolment = enrolments.get(customer_no)
+    return enrolment is not None and enrolment.enrolled_on <= today

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import os
 import sys
 import uuid
 from datetime import UTC, date, datetime
@@ -129,13 +128,13 @@ def enrol(
 # --- intake ----------------------------------------------------------------------------
 
 
-def _check_feed_text(file: Path, nothing: str = "nothing was stored") -> None:
+def _check_feed_text(file: Path) -> None:
     from cashback.intake import NotJsonLines, check_text_file
 
     try:
         check_text_file(file)
     except NotJsonLines as error:
-        fail(f"{file} is not a JSON Lines text file ({error}); {nothing}")
+        fail(f"{file} is not a JSON Lines text file ({error}); nothing was published")
 
 
 @ingest_app.command("feed")
@@ -143,15 +142,17 @@ def ingest_feed(
     file: Annotated[Path, typer.Argument(exists=True, dir_okay=False, help="JSON Lines, one portal record per line.")],
 ) -> None:
     """Register the devices of a feed file (same records as the portal's Kafka topic)."""
-    from cashback.intake import ingest_feed_file
+    from cashback.intake import NotJsonLines, ingest_feed_file
 
-    _check_feed_text(file)
     with engine() as eng, _progress("feed") as bar:
         total = sum(1 for _ in file.open("rb"))  # every line, blank ones too: the report counts them all
         task = bar.add_task("feed", total=total)
-        report = ingest_feed_file(
-            eng.app, file, eng.settings.batch_size, progress=lambda n: bar.update(task, completed=n)
-        )
+        try:
+            report = ingest_feed_file(
+                eng.app, file, eng.settings.batch_size, progress=lambda n: bar.update(task, completed=n)
+            )
+        except NotJsonLines as error:
+            fail(f"{file} is not a JSON Lines text file ({error}); nothing was stored")
         bar.update(task, completed=total)
     c = report.counts
     typer.echo(
@@ -168,8 +169,8 @@ def ingest_feed(
 
 
 def _cannot_create(path: Path) -> str | None:
-    """Open the file for writing as the real write will (root ignores permission bits, /proc and /sys
-    refuse anyway); a file made only for the check is removed again."""
+    """Open the file for writing as the real write will (permissions, read-only places, /proc and /sys
+    alike); a file made only for the check is removed again."""
     existed = path.exists()
     try:
         with path.open("ab"):
@@ -190,8 +191,6 @@ def _check_verdicts_path(verdicts: Path, workbook: Path) -> None:
         why = "it is a folder"
     elif not verdicts.parent.is_dir():
         why = f"folder {verdicts.parent} does not exist"
-    elif not os.access(verdicts if verdicts.exists() else verdicts.parent, os.W_OK):
-        why = "permission denied"
     else:
         why = _cannot_create(verdicts)
     if why:
@@ -551,7 +550,7 @@ def feed_produce(
     """Publish a JSON Lines file to the portal topic (key = serial), as the portal would."""
     from adapters.kafka_clients import ensure_topics, reliable_producer
 
-    _check_feed_text(file, "nothing was published")
+    _check_feed_text(file)
     s = _settings()
     ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4})
     producer = reliable_producer(s.kafka_bootstrap, "cashback-feed-producer")

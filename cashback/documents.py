@@ -272,11 +272,10 @@ def review(
     current: DeviceRegistration | None = app.get_registration(serial)
     if current is None:
         raise UnknownDevice(serial, app.terms.id)
-    partly_received = current.status == Status.DOCS_REQUIRED and bool(current.documents_received)
-    if current.status == Status.DOCS_REQUIRED and not (decision == "reject" and partly_received):
+    if current.status == Status.DOCS_REQUIRED and (decision == "approve" or not current.documents_received):
         # Approval needs every document; a document already received may be refused (illegible…).
         raise DocumentsMissing(serial, current.status, f"{decision} documents", current.documents_missing)
-    if current.status != Status.DOCS_UPLOADED and not partly_received:  # staff review uploaded documents only
+    if current.status not in (Status.DOCS_REQUIRED, Status.DOCS_UPLOADED):  # staff review uploads only
         raise TransitionNotAllowed(serial, current.status, f"{decision} documents")
     by = Provenance(actor=reviewer, channel=Channel.STAFF, source=f"review:{decision}")
     for attempt in range(1, max_attempts + 1):

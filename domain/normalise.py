@@ -23,6 +23,11 @@ class InvalidSerial(ValueError):
     """The text cannot be a serial number (empty, too short, bad characters)."""
 
 
+def strip_serial_separators(text: str) -> str:
+    """The text without what a serial may be written with besides its letters and digits."""
+    return _SERIAL_SEPARATORS.sub("", text)
+
+
 def normalise_serial(raw: object) -> str:
     """Return the canonical form of a serial number or raise InvalidSerial.
 
@@ -47,7 +52,7 @@ def _normalise_serial_text(raw: object) -> str:
         raw = int(raw)
     text = unicodedata.normalize("NFKC", str(raw))
     text = _EXCEL_WHOLE_NUMBER.sub(r"\1", text.strip())
-    serial = _SERIAL_SEPARATORS.sub("", text).upper()
+    serial = strip_serial_separators(text).upper()
     if not serial:
         raise InvalidSerial("serial is empty")
     if not _SERIAL_OK.match(serial):

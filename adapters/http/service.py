@@ -8,7 +8,6 @@ only where they may read.
 
 from __future__ import annotations
 
-import re
 import unicodedata
 import uuid
 from dataclasses import dataclass, field
@@ -27,7 +26,13 @@ from cashback.intake import register_one
 from cashback.requests import RequestError, build_request
 from domain.errors import DomainError, TransitionNotAllowed
 from domain.ids import registration_id
-from domain.normalise import InvalidSerial, normalise_customer_no, normalise_device_type, normalise_serial
+from domain.normalise import (
+    InvalidSerial,
+    normalise_customer_no,
+    normalise_device_type,
+    normalise_serial,
+    strip_serial_separators,
+)
 from domain.provenance import Channel
 from domain.registration import NEW
 from domain.statuses import Status, label, reason_text
@@ -71,9 +76,6 @@ _EVENT_KINDS = {
 _ROW_COLUMNS = (*queries.COLUMNS, "is_owner")
 
 DOCUMENT_KINDS = ("invoice", "commissioning_report")
-
-#: What a serial may be written with besides its letters and digits (as in ``domain.normalise``).
-_SERIAL_SEPARATORS = re.compile(r"[\s\u00a0\u2007\u202f\u200b\ufeff\-\u2010\u2011\u2012\u2013\u2014_/.]+")
 
 
 @dataclass(frozen=True, slots=True)
@@ -427,7 +429,7 @@ def serial_search(typed: str | None) -> str | None:
     text = unicodedata.normalize("NFKC", typed or "").strip().upper()
     if not text:
         return None
-    return _SERIAL_SEPARATORS.sub("", text) or text
+    return strip_serial_separators(text) or text
 
 
 def workbook_problem(error: WorkbookError, language: str = "fr") -> PortalError:

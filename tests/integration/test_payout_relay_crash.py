@@ -160,7 +160,7 @@ def test_payment_run_as_of_pays_only_what_was_payable_by_then(world: World) -> N
     later = subprocess.run(
         [sys.executable, "-m", "cashback.cli", "--now", "2026-12-03T10:00:00+01:00", "ingest", "feed",
          str(_write(world, "late", late))], env=world.env, cwd=ROOT, capture_output=True, text=True, check=True)
-    assert later.returncode == 0
+    assert "registered:     8" in later.stdout
     run = subprocess.run(
         [sys.executable, "-m", "cashback.cli", "--now", "2026-12-04T10:00:00+01:00", "payment-run",
          "--as-of", "2026-12-02"], env=world.env, cwd=ROOT, capture_output=True, text=True, check=True)
