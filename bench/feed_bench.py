@@ -637,6 +637,7 @@ def in_process_worker(res: Resources, world: World, batch_size: int, timers: Tim
     from cashback.logging import configure
     from cashback.settings import Settings
     from workers.feed import FeedWorker
+    from workers.heap import freeze_startup_heap
 
     enrol = subprocess.run(cli("enrol", str(world.companies)), env=world.env, cwd=ROOT,
                            capture_output=True, text=True, timeout=300)
@@ -651,6 +652,7 @@ def in_process_worker(res: Resources, world: World, batch_size: int, timers: Tim
                            if k.startswith("CASHBACK_")})
     engine = build(settings, clock=FixedClock(datetime.fromisoformat(NOW)))
     res.closers.append(engine.close)
+    freeze_startup_heap()
     app = engine.app
     consumer = feed_consumer(res.bootstrap, world.group, batch_size)
     dlq = reliable_producer(res.bootstrap, "cashback-bench-dlq")

@@ -500,12 +500,14 @@ def worker_feed(
     """Consume the portal topic; events and offsets of every partition in one transaction."""
     from adapters.kafka_clients import ensure_topics, feed_consumer, reliable_producer
     from workers.feed import FeedWorker
+    from workers.heap import freeze_startup_heap
     from workers.signals import stop_on_signals
 
     stop = stop_on_signals()
     s = _settings()
     size = batch_size or s.batch_size
     with engine() as eng:
+        freeze_startup_heap()
         ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
         worker = FeedWorker(
             eng.app,

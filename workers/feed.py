@@ -204,7 +204,7 @@ class FeedWorker:
 
     def _commit_informational(self, fresh: Mapping[TopicPartition, Sequence[Any]]) -> None:
         try:
-            self.consumer.commit(
+            self.consumer.commit_async(  # informational: the database holds the offsets that count
                 {tp: OffsetAndMetadata(records[-1].offset + 1, "", -1) for tp, records in fresh.items()}
             )
         except Exception as error:
