@@ -1,50 +1,83 @@
-"""The maker's device catalog, read from a CSV export (serial,device_type,production_date,country_of_sale)."""
+"""The maker's device catalog, read from a CSV export (serial,device_type,production_date,country_of_sale).
+
+Parsing a catalog of a million devices takes seconds; every worker start would pay them. The parsed
+columns are kept in a cache file named after the CSV's SHA-256 (adapters/catalog_cache.py): a start
+with an unchanged catalog reads the columns back in a fraction of a second, a changed catalog (any
+byte) is parsed and checked again.
+"""
 
 from __future__ import annotations
 
 import csv
+import hashlib
+import io
+from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
-from domain.catalog import CatalogEntry, InMemoryCatalog
+import structlog
+
+from adapters import catalog_cache
+from domain.catalog import CatalogEntry, CompactCatalog
 from domain.normalise import InvalidSerial, normalise_device_type, normalise_serial
 
 FIELDS = ("serial", "device_type", "production_date", "country_of_sale")
+
+log = structlog.get_logger(__name__)
 
 
 class CatalogFileError(ValueError):
     pass
 
 
-def load_catalog(path: Path) -> InMemoryCatalog:
-    entries = []
+def load_catalog(path: Path, cache_dir: Path | None = None) -> CompactCatalog:
+    """The catalog of the CSV file, from the cache in ``cache_dir`` when it holds this very file's."""
     try:
-        handle = path.open(encoding="utf-8-sig", newline="")
+        raw = path.read_bytes()
     except FileNotFoundError:
         raise CatalogFileError(f"catalog file {path} not found") from None
-    with handle:
-        reader = csv.DictReader(handle)
-        missing = [f for f in FIELDS if f not in (reader.fieldnames or [])]
-        if missing:
-            raise CatalogFileError(f"catalog file {path}: missing columns {', '.join(missing)}")
-        seen: dict[str, int] = {}
-        for line_no, row in enumerate(reader, start=2):
-            try:
-                entry = CatalogEntry(
-                    serial=normalise_serial(row["serial"]),
-                    device_type=normalise_device_type(row["device_type"]),
-                    production_date=date.fromisoformat(row["production_date"] or ""),
-                    country_of_sale=(row["country_of_sale"] or "").strip().upper(),
-                )
-            except (InvalidSerial, ValueError, AttributeError) as error:
-                raise CatalogFileError(f"catalog file {path}, line {line_no}: {error}") from None
-            if entry.serial in seen:  # two records for one device: the decision would depend on the order
-                raise CatalogFileError(
-                    f"catalog file {path}, line {line_no}: serial {entry.serial} already on line {seen[entry.serial]}"
-                )
-            seen[entry.serial] = line_no
-            entries.append(entry)
-    return InMemoryCatalog(entries)
+    digest = hashlib.sha256(raw).hexdigest()
+    if cache_dir is not None and (cached := catalog_cache.read(cache_dir, digest)) is not None:
+        return cached
+    catalog = CompactCatalog.of(_entries(path, raw))
+    if cache_dir is not None:
+        catalog_cache.write(cache_dir, digest, catalog)
+    log.info("catalog_loaded", path=str(path), devices=len(catalog), sha256=digest[:16])
+    return catalog
+
+
+def _entries(path: Path, raw: bytes) -> Iterator[CatalogEntry]:
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError as error:
+        raise CatalogFileError(f"catalog file {path} is not UTF-8 text: {error}") from None
+    reader = csv.reader(io.StringIO(text, newline=""))
+    header = next(reader, [])
+    missing = [f for f in FIELDS if f not in header]
+    if missing:
+        raise CatalogFileError(f"catalog file {path}: missing columns {', '.join(missing)}")
+    at = [header.index(f) for f in FIELDS]
+    width = max(at) + 1
+    seen: dict[str, int] = {}
+    dates: dict[str, date] = {}  # a catalog has few production dates: parse each once
+    for line_no, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        row += [""] * (width - len(row))
+        serial_text, type_text, date_text, country = (row[i] for i in at)
+        try:
+            serial = normalise_serial(serial_text)
+            produced = dates.get(date_text)
+            if produced is None:
+                produced = dates[date_text] = date.fromisoformat(date_text)
+        except (InvalidSerial, ValueError) as error:
+            raise CatalogFileError(f"catalog file {path}, line {line_no}: {error}") from None
+        if serial in seen:  # two records for one device: the decision would depend on the order
+            raise CatalogFileError(
+                f"catalog file {path}, line {line_no}: serial {serial} already on line {seen[serial]}"
+            )
+        seen[serial] = line_no
+        yield CatalogEntry(serial, normalise_device_type(type_text), produced, country.strip().upper())
 
 
 def write_catalog(path: Path, entries: list[CatalogEntry]) -> None:

@@ -21,7 +21,7 @@ def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str =
         max_poll_records=max_records,
         max_poll_interval_ms=300_000,
         session_timeout_ms=10_000,
-        heartbeat_interval_ms=3_000,
+        heartbeat_interval_ms=500,  # a joining worker gets its partitions within a second, not three
         fetch_max_bytes=52_428_800,
         max_partition_fetch_bytes=4_194_304,
     )

@@ -50,7 +50,7 @@ def build(
     app = CashbackApp(
         env=settings.event_store_env(),
         terms=terms or load_terms(settings.campaign_file),
-        catalog=catalog or load_catalog(settings.catalog_file),
+        catalog=catalog or load_catalog(settings.catalog_file, cache_dir=settings.data_dir / "cache"),
         clock=clock or SystemClock(),
     )
     app.recorder.chain_key = settings.audit_key.get_secret_value().encode("utf-8")  # type: ignore[attr-defined]

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from array import array
+from bisect import bisect_left
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import date
 from typing import Protocol
@@ -37,3 +39,53 @@ class InMemoryCatalog:
     @property
     def entries(self) -> Mapping[str, CatalogEntry]:
         return self._entries
+
+
+class CompactCatalog:
+    """A catalog of millions of devices in little memory: sorted serials beside three parallel
+    columns (device type and country as indexes into small tables, production date as an ordinal).
+
+    A lookup is a binary search; the entry is built when asked for. Built from entries, or from the
+    columns themselves (see adapters/catalog_cache.py, which keeps them in a file between starts)."""
+
+    def __init__(
+        self,
+        serials: Sequence[str],
+        type_index: Sequence[int],
+        ordinals: Sequence[int],
+        country_index: Sequence[int],
+        types: Sequence[str],
+        countries: Sequence[str],
+    ) -> None:
+        if not (len(serials) == len(type_index) == len(ordinals) == len(country_index)):
+            raise ValueError("catalog columns of different lengths")
+        self.serials, self.type_index, self.ordinals, self.country_index = serials, type_index, ordinals, country_index
+        self.types, self.countries = tuple(types), tuple(countries)
+
+    @classmethod
+    def of(cls, entries: Iterable[CatalogEntry]) -> CompactCatalog:
+        ordered = sorted(entries, key=lambda e: e.serial)
+        types: dict[str, int] = {}
+        countries: dict[str, int] = {}
+        return cls(
+            [e.serial for e in ordered],
+            array("H", (types.setdefault(e.device_type, len(types)) for e in ordered)),
+            array("i", (e.production_date.toordinal() for e in ordered)),
+            array("H", (countries.setdefault(e.country_of_sale, len(countries)) for e in ordered)),
+            list(types),
+            list(countries),
+        )
+
+    def lookup(self, serial: str) -> CatalogEntry | None:
+        i = bisect_left(self.serials, serial)
+        if i == len(self.serials) or self.serials[i] != serial:
+            return None
+        return CatalogEntry(
+            serial=serial,
+            device_type=self.types[self.type_index[i]],
+            production_date=date.fromordinal(self.ordinals[i]),
+            country_of_sale=self.countries[self.country_index[i]],
+        )
+
+    def __len__(self) -> int:
+        return len(self.serials)

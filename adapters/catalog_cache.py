@@ -1,0 +1,91 @@
+"""A parsed device catalog kept in a file between starts, named after the SHA-256 of its CSV.
+
+Layout: a magic line, one JSON header line (row count, the type and country tables, the column sizes,
+the byte order), then the columns back to back: the sorted serials as ASCII joined by newlines, the
+type indexes (uint16), the production dates as ordinals (int32), the country indexes (uint16). A file
+that does not read back exactly (truncated, another layout, another byte order) is ignored and
+rewritten: the CSV stays the source.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import sys
+import tempfile
+from array import array
+from pathlib import Path
+
+import structlog
+
+from domain.catalog import CompactCatalog
+
+MAGIC = b"cashback-catalog 1\n"
+
+log = structlog.get_logger(__name__)
+
+
+def path_for(cache_dir: Path, digest: str) -> Path:
+    return cache_dir / f"catalog-{digest[:32]}.bin"
+
+
+def read(cache_dir: Path, digest: str) -> CompactCatalog | None:
+    path = path_for(cache_dir, digest)
+    try:
+        data = path.read_bytes()
+    except OSError:
+        return None
+    try:
+        return _decode(data, digest)
+    except (ValueError, KeyError, TypeError, UnicodeDecodeError) as error:
+        log.warning("catalog_cache_ignored", path=str(path), error=str(error))
+        return None
+
+
+def write(cache_dir: Path, digest: str, catalog: CompactCatalog) -> None:
+    """Best effort: a folder that cannot be written only costs the next start its parsing time."""
+    path = path_for(cache_dir, digest)
+    try:
+        cache_dir.mkdir(parents=True, exist_ok=True)
+        with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".catalog-", delete=False) as handle:
+            handle.write(_encode(catalog, digest))
+        os.replace(handle.name, path)  # readers see the whole file or none
+    except OSError as error:
+        log.warning("catalog_cache_not_written", path=str(path), error=str(error))
+
+
+def _encode(catalog: CompactCatalog, digest: str) -> bytes:
+    serials = "\n".join(catalog.serials).encode("ascii")
+    columns = [array("H", catalog.type_index), array("i", catalog.ordinals), array("H", catalog.country_index)]
+    header = {
+        "sha256": digest,
+        "rows": len(catalog),
+        "types": list(catalog.types),
+        "countries": list(catalog.countries),
+        "byteorder": sys.byteorder,
+        "sizes": [len(serials), *(len(c) * c.itemsize for c in columns)],
+    }
+    return b"".join([MAGIC, json.dumps(header).encode("utf-8"), b"\n", serials, *(c.tobytes() for c in columns)])
+
+
+def _decode(data: bytes, digest: str) -> CompactCatalog:
+    if not data.startswith(MAGIC):
+        raise ValueError("not a catalog cache of this layout")
+    end = data.index(b"\n", len(MAGIC))
+    header = json.loads(data[len(MAGIC):end])
+    if header["sha256"] != digest or header["byteorder"] != sys.byteorder:
+        raise ValueError("made from another file or on another machine")
+    sizes, rows, at = header["sizes"], int(header["rows"]), end + 1
+    if len(data) != at + sum(sizes):
+        raise ValueError("truncated")
+    serials = data[at:at + sizes[0]].decode("ascii").split("\n") if rows else []
+    at += sizes[0]
+    columns = []
+    for code, size in zip(("H", "i", "H"), sizes[1:], strict=True):
+        column = array(code)
+        column.frombytes(data[at:at + size])
+        columns.append(column)
+        at += size
+    if len(serials) != rows or any(len(c) != rows for c in columns):
+        raise ValueError("columns of the wrong length")
+    return CompactCatalog(serials, columns[0], columns[1], columns[2], header["types"], header["countries"])
