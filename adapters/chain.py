@@ -115,16 +115,22 @@ def chain_batch(
 
     ``stored_previous`` maps (originator id, version) to the stored hash of the previous events that
     are already in the table (what ``previous_needed`` asked for)."""
+    sealer = Sealer(key)
     hashes: list[bytes] = []
     latest: dict[tuple[Any, int], bytes] = {}
+    # Only a later event of the same aggregate reads ``latest``: a batch of new aggregates keeps none.
+    keep = any(e.originator_version > 1 for e in stored_events)
     for e in stored_events:
         if e.originator_version <= 1:
             previous = GENESIS
         else:
             wanted = (e.originator_id, e.originator_version - 1)
             previous = latest.get(wanted) or stored_previous.get(wanted) or MISSING
-        digest = seal(key, e.originator_id, e.originator_version, e.topic, e.state, previous)
-        latest[(e.originator_id, e.originator_version)] = digest
+        digest = sealer.seal(
+            Sealer.ident_part(originator_text(e.originator_id)), e.originator_version, e.topic, e.state, previous
+        )
+        if keep:
+            latest[(e.originator_id, e.originator_version)] = digest
         hashes.append(digest)
     return hashes
 

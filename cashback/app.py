@@ -243,7 +243,8 @@ class CashbackApp(Application[UUID]):
         today, at = self.today(), self.now()
         enrolments = self.enrolments()
         ids = [registration_id(self.terms.id, it.request.serial) for it in items]
-        repeated = {rid for rid, count in Counter(ids).items() if count > 1}
+        # serials, not ids, are counted: a str keeps its hash, a UUID computes it at every lookup
+        repeated = {serial for serial, count in Counter(it.request.serial for it in items).items() if count > 1}
         encoded: list[StoredEvent] = []
         versions = self.recorder.select_versions(list(set(ids)))  # type: ignore[attr-defined]
         touched: dict[UUID, DeviceRegistration] = {rid: self.repository.get(rid) for rid in versions}
@@ -289,7 +290,7 @@ class CashbackApp(Application[UUID]):
                 changed[rid] = existing
                 outcomes.append(self._registered(request.serial, decision, deadline))
                 continue
-            if decision.status is Status.PAYMENT_PENDING and rid not in repeated:
+            if decision.status is Status.PAYMENT_PENDING and request.serial not in repeated:
                 event = self.registered_encoder.encode(
                     rid, campaign_id=self.terms.id, serial=request.serial, device_type=request.device_type,
                     customer_no=request.customer_no, installed_on=request.installed_on,

@@ -78,6 +78,8 @@ def _normalise_type_text(raw: str) -> str:
 
 def normalise_customer_no(raw: object) -> str:
     """Customer numbers: digits/letters only, no blanks; Excel numbers accepted."""
+    if type(raw) is str and raw.isascii() and raw.isalnum():  # the common case: nothing to strip
+        return raw.upper()
     if isinstance(raw, float) and raw.is_integer():
         raw = int(raw)
     if raw is None:

@@ -155,3 +155,15 @@ def test_the_plain_serial_shortcut_gives_the_general_rules_answer(text: str) -> 
 def test_a_negative_number_cell_is_not_a_serial(number: object) -> None:
     with pytest.raises(InvalidSerial, match="negative"):
         normalise_serial(number)
+
+
+@given(st.one_of(st.text(max_size=12), st.text(alphabet="abcXYZ019", max_size=12)))
+def test_customer_numbers_lose_blanks_and_case_whatever_the_path(raw: str) -> None:
+    import re
+    import unicodedata
+
+    from domain.normalise import normalise_customer_no
+
+    slow = re.sub(r"[\s\u00a0\u2007\u202f\u200b\ufeff]+", "", unicodedata.normalize("NFKC", raw)).upper()
+    assert normalise_customer_no(raw) == slow
+    assert normalise_customer_no(f" {raw}\u00a0") == slow
