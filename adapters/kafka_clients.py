@@ -27,6 +27,26 @@ def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str =
     )
 
 
+def feed_source(bootstrap: str, group: str, client_id: str = "cashback-feed") -> Any:
+    """The feed worker's consumer (adapters/feed_source.py): librdkafka, offsets in the database."""
+    from adapters.feed_source import FeedSource
+
+    return FeedSource({
+        "bootstrap.servers": bootstrap,
+        "group.id": group,
+        "client.id": client_id,
+        "enable.auto.commit": False,
+        "enable.auto.offset.store": False,
+        "auto.offset.reset": "earliest",
+        "session.timeout.ms": 10_000,
+        "heartbeat.interval.ms": 500,  # a joining worker gets its partitions within a second
+        "max.poll.interval.ms": 300_000,
+        "queued.max.messages.kbytes": 16_384,  # records fetched ahead: at most 16 MiB, whatever the lag
+        "fetch.max.bytes": 52_428_800,
+        "max.partition.fetch.bytes": 4_194_304,
+    })
+
+
 def reliable_producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProducer:
     """acks=all and idempotence: a retried send is not written twice by the broker."""
     return KafkaProducer(

@@ -666,7 +666,7 @@ def in_process_worker(res: Resources, world: World, batch_size: int, timers: Tim
     import threading
 
     import workers.feed as feed_module
-    from adapters.kafka_clients import feed_consumer, reliable_producer
+    from adapters.kafka_clients import feed_source, reliable_producer
     from cashback.bootstrap import build
     from cashback.clock import FixedClock
     from cashback.logging import configure
@@ -689,7 +689,7 @@ def in_process_worker(res: Resources, world: World, batch_size: int, timers: Tim
     res.closers.append(engine.close)
     freeze_startup_heap()
     app = engine.app
-    consumer = feed_consumer(res.bootstrap, world.group, batch_size)
+    consumer = feed_source(res.bootstrap, world.group)
     dlq = reliable_producer(res.bootstrap, "cashback-bench-dlq")
     res.closers.append(dlq.close)
     stop = threading.Event()

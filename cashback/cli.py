@@ -498,7 +498,7 @@ def worker_feed(
     batch_size: Annotated[Optional[int], typer.Option(help="Records per transaction.")] = None,
 ) -> None:
     """Consume the portal topic; events and offsets of every partition in one transaction."""
-    from adapters.kafka_clients import ensure_topics, feed_consumer, reliable_producer
+    from adapters.kafka_clients import ensure_topics, feed_source, reliable_producer
     from workers.feed import FeedWorker
     from workers.heap import freeze_startup_heap
     from workers.signals import stop_on_signals
@@ -511,7 +511,7 @@ def worker_feed(
         ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
         worker = FeedWorker(
             eng.app,
-            feed_consumer(s.kafka_bootstrap, group or s.feed_group, size),
+            feed_source(s.kafka_bootstrap, group or s.feed_group),
             s.feed_topic,
             dead_letter_producer=reliable_producer(s.kafka_bootstrap, "cashback-feed-dlq"),
             dead_letter_topic=s.feed_dead_letter_topic,

@@ -1,0 +1,113 @@
+"""The feed worker's Kafka consumer on librdkafka (confluent-kafka), behind the few kafka-python
+consumer calls the worker makes (subscribe with a rebalance listener, poll, seek, commit_async, close).
+
+Why a second client next to kafka-python: the feed worker's throughput is its CPU per record, and
+kafka-python decodes record batches in Python (6-9 µs of CPU per record here, measured by
+bench/feed_bench.py as "raw kafka-python consumption") where librdkafka decodes them in C on its own
+threads (about 1.5 µs). The other consumers (finance results, lag reports) read little and keep
+kafka-python.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Mapping, Sequence
+from typing import Any, NamedTuple
+
+import confluent_kafka as ck
+import structlog
+from kafka import ConsumerRebalanceListener, TopicPartition
+from kafka.structs import OffsetAndMetadata
+
+log = structlog.get_logger(__name__)
+
+
+class Record(NamedTuple):
+    """What the worker reads of a consumed record (kafka-python's ConsumerRecord has these too)."""
+
+    topic: str
+    partition: int
+    offset: int
+    key: bytes | None
+    value: bytes | None
+
+
+class FeedSource:
+    """A consumer-group member; the database, not Kafka, holds the offsets that count."""
+
+    def __init__(self, config: dict[str, Any]) -> None:
+        self._consumer = ck.Consumer(config, logger=logging.getLogger("kafka"))
+        self._listener: ConsumerRebalanceListener | None = None
+        self._assigning: dict[TopicPartition, int] | None = None  # seeks asked for during an assignment
+        self._partitions: dict[tuple[str, int], TopicPartition] = {}
+
+    # --- the group ----------------------------------------------------------------------------------
+
+    def subscribe(self, topics: Sequence[str], listener: ConsumerRebalanceListener | None = None) -> None:
+        self._listener = listener
+        self._consumer.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
+                                 on_lost=self._on_revoke)
+
+    def _on_assign(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
+        assigned = [self._tp(p.topic, p.partition) for p in partitions]
+        self._assigning = {}
+        try:
+            if self._listener is not None:
+                self._listener.on_partitions_assigned(assigned)
+            wanted = self._assigning
+        finally:
+            self._assigning = None
+        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, wanted.get(tp, ck.OFFSET_STORED))
+                         for tp in assigned])
+
+    def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
+        if self._listener is not None:
+            self._listener.on_partitions_revoked([self._tp(p.topic, p.partition) for p in partitions])
+        consumer.unassign()
+
+    # --- records and positions ---------------------------------------------------------------------
+
+    def poll(self, timeout_ms: int = 0, max_records: int = 500) -> dict[TopicPartition, list[Record]]:
+        """Up to ``max_records`` records, by partition, in offset order."""
+        polled: dict[TopicPartition, list[Record]] = {}
+        for message in self._consumer.consume(num_messages=max_records, timeout=timeout_ms / 1000):
+            error = message.error()
+            if error is not None:
+                if error.fatal():
+                    raise ck.KafkaException(error)
+                if error.code() != ck.KafkaError._PARTITION_EOF:
+                    log.warning("feed_kafka_error", error=str(error))
+                continue
+            topic, partition = message.topic(), message.partition()
+            tp = self._tp(topic, partition)
+            records = polled.get(tp)
+            if records is None:
+                records = polled[tp] = []
+            records.append(Record(topic, partition, message.offset(), message.key(), message.value()))
+        return polled
+
+    def seek(self, partition: TopicPartition, offset: int) -> None:
+        if self._assigning is not None:  # inside an assignment: the offset goes with assign()
+            self._assigning[partition] = offset
+        else:
+            self._consumer.seek(ck.TopicPartition(partition.topic, partition.partition, offset))
+
+    def seek_to_beginning(self, *partitions: TopicPartition) -> None:
+        for tp in partitions:
+            self.seek(tp, ck.OFFSET_BEGINNING)
+
+    def commit_async(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
+        """Informational: tools that read the group's committed offsets see the progress."""
+        self._consumer.commit(
+            offsets=[ck.TopicPartition(tp.topic, tp.partition, meta.offset) for tp, meta in offsets.items()],
+            asynchronous=True,
+        )
+
+    def close(self, autocommit: bool = False) -> None:
+        self._consumer.close()
+
+    def _tp(self, topic: str, partition: int) -> TopicPartition:
+        tp = self._partitions.get((topic, partition))
+        if tp is None:
+            tp = self._partitions[(topic, partition)] = TopicPartition(topic, partition)
+        return tp
