@@ -57,13 +57,14 @@ class FeedSource:
             wanted = self._assigning
         finally:
             self._assigning = None
-        consumer.assign([ck.TopicPartition(tp.topic, tp.partition, wanted.get(tp, ck.OFFSET_STORED))
-                         for tp in assigned])
+        # cooperative-sticky: ``partitions`` are the ones added; the others keep flowing meanwhile
+        consumer.incremental_assign([ck.TopicPartition(tp.topic, tp.partition, wanted.get(tp, ck.OFFSET_STORED))
+                                     for tp in assigned])
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
         if self._listener is not None:
             self._listener.on_partitions_revoked([self._tp(p.topic, p.partition) for p in partitions])
-        consumer.unassign()
+        consumer.incremental_unassign(partitions)
 
     # --- records and positions ---------------------------------------------------------------------
 
@@ -78,12 +79,14 @@ class FeedSource:
                 if error.code() != ck.KafkaError._PARTITION_EOF:
                     log.warning("feed_kafka_error", error=str(error))
                 continue
-            topic, partition = message.topic(), message.partition()
+            topic, partition, offset = message.topic(), message.partition(), message.offset()
+            if topic is None or partition is None or offset is None:  # only events without an error lack them
+                continue
             tp = self._tp(topic, partition)
             records = polled.get(tp)
             if records is None:
                 records = polled[tp] = []
-            records.append(Record(topic, partition, message.offset(), message.key(), message.value()))
+            records.append(Record(topic, partition, offset, message.key(), message.value()))
         return polled
 
     def seek(self, partition: TopicPartition, offset: int) -> None:

@@ -9,6 +9,8 @@ from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
+from adapters.feed_source import FeedSource
+
 
 def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str = "cashback-feed") -> KafkaConsumer:
     """Offsets live in the database; Kafka's committed offsets are informational only."""
@@ -27,10 +29,8 @@ def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str =
     )
 
 
-def feed_source(bootstrap: str, group: str, client_id: str = "cashback-feed") -> Any:
+def feed_source(bootstrap: str, group: str, client_id: str = "cashback-feed") -> FeedSource:
     """The feed worker's consumer (adapters/feed_source.py): librdkafka, offsets in the database."""
-    from adapters.feed_source import FeedSource
-
     return FeedSource({
         "bootstrap.servers": bootstrap,
         "group.id": group,
@@ -41,6 +41,9 @@ def feed_source(bootstrap: str, group: str, client_id: str = "cashback-feed") ->
         "session.timeout.ms": 10_000,
         "heartbeat.interval.ms": 500,  # a joining worker gets its partitions within a second
         "max.poll.interval.ms": 300_000,
+        # A worker joining or leaving moves only the partitions that change hands; the others keep
+        # flowing (the eager protocol stops every member until the group is balanced again).
+        "partition.assignment.strategy": "cooperative-sticky",
         "queued.max.messages.kbytes": 16_384,  # records fetched ahead: at most 16 MiB, whatever the lag
         "fetch.max.bytes": 52_428_800,
         "max.partition.fetch.bytes": 4_194_304,

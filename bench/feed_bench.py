@@ -288,6 +288,35 @@ def raw_consume(res: Resources, topic: str, n: int) -> dict[str, Any]:
             "after_first_record_records_per_s": count / steady if steady > 0 else None}
 
 
+def raw_consume_librdkafka(res: Resources, topic: str, n: int) -> dict[str, Any]:
+    """The worker's client (adapters/feed_source.py) alone: fresh group, from the beginning, no processing."""
+    from adapters.kafka_clients import feed_source
+
+    group = f"bench-rawrd-{uuid.uuid4().hex[:8]}"
+    res.groups.append(group)
+    bar = Progress("raw librdkafka consumption", n)
+    cpu, started = time.process_time(), time.perf_counter()
+    consumer = feed_source(res.bootstrap, group, client_id="cashback-bench-raw")
+    consumer.subscribe([topic])
+    count, first = 0, None
+    try:
+        while count < n:
+            if time.perf_counter() - started > 600:
+                raise RuntimeError(f"raw consumption stalled at {count}/{n}")
+            for records in consumer.poll(timeout_ms=500, max_records=2000).values():
+                if first is None and records:
+                    first = time.perf_counter()
+                count += len(records)
+            bar.update(count)
+        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+    finally:
+        consumer.close()
+    steady = elapsed - ((first or started) - started)
+    return {"records": count, "seconds": elapsed, "records_per_s": count / elapsed,
+            "cpu_seconds": cpu, "cpu_us_per_record": 1e6 * cpu / max(count, 1),
+            "after_first_record_records_per_s": count / steady if steady > 0 else None}
+
+
 # --- end to end: the real worker as a subprocess ----------------------------------------------------------------
 
 def rss_kib(pid: int) -> dict[str, int]:
@@ -831,6 +860,7 @@ def table(results: dict[str, Any]) -> str:
     line(f"ref: app.save(*{SAVE_BATCH} aggregates), prebuilt", refs["batched_save"])
     line("ref: raw COPY (binary) of the stored events", refs["raw_copy"])
     line("ref: raw kafka-python consumption (no processing)", refs["raw_kafka"])
+    line("ref: raw librdkafka consumption (the worker's client)", refs.get("raw_librdkafka"))
     target = results["target"]
     lines += [
         "-" * 107,
@@ -845,7 +875,8 @@ def table(results: dict[str, Any]) -> str:
         f"   (one worker process: {_fmt(results['ratios'].get('one_worker_over_batched_save'))})",
         f"end-to-end / per-record save: {_fmt(results['ratios']['end_to_end_over_per_record_save'])}",
         f"end-to-end / raw COPY:        {_fmt(results['ratios']['end_to_end_over_raw_copy'])}",
-        f"end-to-end / raw Kafka:       {_fmt(results['ratios']['end_to_end_over_raw_kafka'])}",
+        f"end-to-end / raw kafka-python: {_fmt(results['ratios']['end_to_end_over_raw_kafka'])}",
+        f"end-to-end / raw librdkafka:   {_fmt(results['ratios'].get('end_to_end_over_raw_librdkafka'))}",
         "",
         f"end-to-end (x{workers}) >= {TARGET_FACTOR:g}x batched save: {'PASS' if target['pass'] else 'FAIL'}"
         f"  ({_fmt(results['ratios']['end_to_end_over_batched_save'])} from the workers' launch, needs "
@@ -912,6 +943,8 @@ def run(args: argparse.Namespace, res: Resources) -> dict[str, Any]:
         f"read from its cache in {catalog['cached_s']:.2f} s")
     raw_kafka = raw_consume(res, world.topic, n)
     say(f"raw Kafka: {raw_kafka['records_per_s']:,.0f} records/s")
+    raw_librdkafka = raw_consume_librdkafka(res, world.topic, n)
+    say(f"raw librdkafka: {raw_librdkafka['records_per_s']:,.0f} records/s")
     per_record = per_record_save(res, world.catalog, n, world.topic)
     say(f"per-record save: {per_record['records_per_s']:,.0f} records/s")
     batched, app = batched_save(res, world.catalog, n, world.topic)
@@ -940,6 +973,7 @@ def run(args: argparse.Namespace, res: Resources) -> dict[str, Any]:
         "end_to_end_over_per_record_save": ratio(rate, per_record["records_per_s"]),
         "end_to_end_over_raw_copy": ratio(rate, copy["records_per_s"]),
         "end_to_end_over_raw_kafka": ratio(rate, raw_kafka["records_per_s"]),
+        "end_to_end_over_raw_librdkafka": ratio(rate, raw_librdkafka["records_per_s"]),
     }
     return {
         "date": datetime.now(UTC).isoformat(timespec="seconds"),
@@ -948,7 +982,7 @@ def run(args: argparse.Namespace, res: Resources) -> dict[str, Any]:
         "nproc": os.cpu_count(),
         "machine": platform.machine(),
         "python": platform.python_version(),
-        "versions": {p: _version(p) for p in ("eventsourcing", "psycopg", "kafka-python")},
+        "versions": {p: _version(p) for p in ("eventsourcing", "psycopg", "kafka-python", "confluent-kafka")},
         "postgres": _server_version(res.pg_dsn),
         "batch_size": args.batch_size,
         "load_average": {"start": load_start, "end": os.getloadavg()[0],
@@ -958,7 +992,7 @@ def run(args: argparse.Namespace, res: Resources) -> dict[str, Any]:
         "end_to_end_one_worker": one,
         "catalog": catalog,
         "references": {"per_record_save": per_record, "batched_save": batched, "raw_copy": copy,
-                       "raw_kafka": raw_kafka},
+                       "raw_kafka": raw_kafka, "raw_librdkafka": raw_librdkafka},
         "ratios": ratios,
         "target": {"rule": f"end_to_end >= {TARGET_FACTOR:g} x batched_save",
                    "workers": args.workers,

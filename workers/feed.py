@@ -25,6 +25,7 @@ from psycopg import OperationalError as PGOperationalError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from adapters.feed_records import BadRecord, parse_feed_record
+from adapters.feed_source import FeedSource
 from adapters.side_rows import DeadLetterRow
 from cashback.app import CashbackApp, Intake
 from domain.provenance import Channel, Provenance
@@ -62,7 +63,7 @@ class FeedWorker:
     def __init__(
         self,
         app: CashbackApp,
-        consumer: KafkaConsumer,
+        consumer: KafkaConsumer | FeedSource,
         topic: str,
         *,
         dead_letter_producer: Any | None = None,
