@@ -1,8 +1,10 @@
 """A parsed device catalog kept in a file between starts, named after the SHA-256 of its CSV.
 
+The name and the header carry a key made of the CSV's SHA-256 and a fingerprint of the parsing code
+(adapters/catalog_csv.py), so another release's normalisation never serves this release's lookups.
 Layout: a magic line, one JSON header line (row count, the type and country tables, the column sizes,
 the byte order), then the columns back to back: the sorted serials as ASCII joined by newlines, the
-type indexes (uint16), the production dates as ordinals (int32), the country indexes (uint16). A file
+type indexes (uint32), the production dates as ordinals (int32), the country indexes (uint32). A file
 that does not read back exactly (truncated, another layout, another byte order) is ignored and
 rewritten: the CSV stays the source.
 """
@@ -20,7 +22,7 @@ import structlog
 
 from domain.catalog import CompactCatalog
 
-MAGIC = b"cashback-catalog 1\n"
+MAGIC = b"cashback-catalog 2\n"
 
 log = structlog.get_logger(__name__)
 
@@ -48,7 +50,14 @@ def write(cache_dir: Path, digest: str, catalog: CompactCatalog) -> None:
     try:
         cache_dir.mkdir(parents=True, exist_ok=True)
         with tempfile.NamedTemporaryFile(dir=cache_dir, prefix=".catalog-", delete=False) as handle:
-            handle.write(_encode(catalog, digest))
+            try:
+                handle.write(_encode(catalog, digest))
+                handle.flush()
+                os.fsync(handle.fileno())
+            except OSError:
+                os.unlink(handle.name)
+                raise
+        os.chmod(handle.name, 0o644)  # other service users may read it: it holds the maker's public catalog
         os.replace(handle.name, path)  # readers see the whole file or none
     except OSError as error:
         log.warning("catalog_cache_not_written", path=str(path), error=str(error))
@@ -56,7 +65,7 @@ def write(cache_dir: Path, digest: str, catalog: CompactCatalog) -> None:
 
 def _encode(catalog: CompactCatalog, digest: str) -> bytes:
     serials = "\n".join(catalog.serials).encode("ascii")
-    columns = [array("H", catalog.type_index), array("i", catalog.ordinals), array("H", catalog.country_index)]
+    columns = [array("I", catalog.type_index), array("i", catalog.ordinals), array("I", catalog.country_index)]
     header = {
         "sha256": digest,
         "rows": len(catalog),
@@ -81,11 +90,14 @@ def _decode(data: bytes, digest: str) -> CompactCatalog:
     serials = data[at:at + sizes[0]].decode("ascii").split("\n") if rows else []
     at += sizes[0]
     columns = []
-    for code, size in zip(("H", "i", "H"), sizes[1:], strict=True):
+    for code, size in zip(("I", "i", "I"), sizes[1:], strict=True):
         column = array(code)
         column.frombytes(data[at:at + size])
         columns.append(column)
         at += size
     if len(serials) != rows or any(len(c) != rows for c in columns):
         raise ValueError("columns of the wrong length")
-    return CompactCatalog(serials, columns[0], columns[1], columns[2], header["types"], header["countries"])
+    types, countries = header["types"], header["countries"]
+    if rows and (max(columns[0]) >= len(types) or max(columns[2]) >= len(countries)):
+        raise ValueError("an index outside its table")
+    return CompactCatalog(serials, columns[0], columns[1], columns[2], types, countries)

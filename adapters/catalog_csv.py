@@ -37,13 +37,31 @@ def load_catalog(path: Path, cache_dir: Path | None = None) -> CompactCatalog:
     except FileNotFoundError:
         raise CatalogFileError(f"catalog file {path} not found") from None
     digest = hashlib.sha256(raw).hexdigest()
-    if cache_dir is not None and (cached := catalog_cache.read(cache_dir, digest)) is not None:
+    key = cache_key(digest)
+    if cache_dir is not None and (cached := catalog_cache.read(cache_dir, key)) is not None:
         return cached
     catalog = CompactCatalog.of(_entries(path, raw))
     if cache_dir is not None:
-        catalog_cache.write(cache_dir, digest, catalog)
+        catalog_cache.write(cache_dir, key, catalog)
     log.info("catalog_loaded", path=str(path), devices=len(catalog), sha256=digest[:16])
     return catalog
+
+
+def cache_key(csv_sha256: str) -> str:
+    """The name of a CSV's parsed catalog in the cache: its bytes and the code that parses them."""
+    return hashlib.sha256(f"{csv_sha256}:{_parser_fingerprint()}".encode()).hexdigest()
+
+
+def _parser_fingerprint() -> str:
+    """The code that turns CSV rows into entries: a cache made by other rules (another release's
+    normalisation) is not this CSV's catalog any more."""
+    import domain.catalog
+    import domain.normalise
+
+    digest = hashlib.sha256()
+    for module_file in (__file__, domain.normalise.__file__, domain.catalog.__file__):
+        digest.update(Path(module_file or "").read_bytes())
+    return digest.hexdigest()
 
 
 def _entries(path: Path, raw: bytes) -> Iterator[CatalogEntry]:

@@ -40,6 +40,7 @@ class FeedSource:
         self._listener: ConsumerRebalanceListener | None = None
         self._assigning: dict[TopicPartition, int] | None = None  # seeks asked for during an assignment
         self._partitions: dict[tuple[str, int], TopicPartition] = {}
+        self._assigned: set[TopicPartition] = set()
 
     # --- the group ----------------------------------------------------------------------------------
 
@@ -60,10 +61,13 @@ class FeedSource:
         # cooperative-sticky: ``partitions`` are the ones added; the others keep flowing meanwhile
         consumer.incremental_assign([ck.TopicPartition(tp.topic, tp.partition, wanted.get(tp, ck.OFFSET_STORED))
                                      for tp in assigned])
+        self._assigned.update(assigned)
 
     def _on_revoke(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
+        revoked = [self._tp(p.topic, p.partition) for p in partitions]
+        self._assigned.difference_update(revoked)
         if self._listener is not None:
-            self._listener.on_partitions_revoked([self._tp(p.topic, p.partition) for p in partitions])
+            self._listener.on_partitions_revoked(revoked)
         consumer.incremental_unassign(partitions)
 
     # --- records and positions ---------------------------------------------------------------------
@@ -83,6 +87,8 @@ class FeedSource:
             if topic is None or partition is None or offset is None:  # only events without an error lack them
                 continue
             tp = self._tp(topic, partition)
+            if tp not in self._assigned:  # fetched before its revocation, in the same consume() call
+                continue
             records = polled.get(tp)
             if records is None:
                 records = polled[tp] = []
@@ -92,8 +98,11 @@ class FeedSource:
     def seek(self, partition: TopicPartition, offset: int) -> None:
         if self._assigning is not None:  # inside an assignment: the offset goes with assign()
             self._assigning[partition] = offset
-        else:
+        elif partition in self._assigned:  # a partition given up meanwhile: its new owner seeks
             self._consumer.seek(ck.TopicPartition(partition.topic, partition.partition, offset))
+        else:
+            log.info("feed_seek_skipped", topic=partition.topic, partition=partition.partition,
+                     reason="no longer assigned")
 
     def seek_to_beginning(self, *partitions: TopicPartition) -> None:
         for tp in partitions:

@@ -44,8 +44,9 @@ def feed_source(bootstrap: str, group: str, client_id: str = "cashback-feed") ->
         # A worker joining or leaving moves only the partitions that change hands; the others keep
         # flowing (the eager protocol stops every member until the group is balanced again).
         "partition.assignment.strategy": "cooperative-sticky",
-        "queued.max.messages.kbytes": 16_384,  # records fetched ahead: at most 16 MiB, whatever the lag
-        "fetch.max.bytes": 52_428_800,
+        # records fetched ahead: about 16 MiB (one fetch response may overshoot the queue), whatever the lag
+        "queued.max.messages.kbytes": 16_384,
+        "fetch.max.bytes": 16_777_216,
         "max.partition.fetch.bytes": 4_194_304,
     })
 

@@ -10,6 +10,7 @@ compressor or a cipher configured, or a transcoder that is not the plain JSON on
 
 from __future__ import annotations
 
+import dataclasses
 import json
 from datetime import date, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  # what JSONEncoder(ensure_ascii=False) uses
@@ -20,6 +21,10 @@ from eventsourcing.utils import get_topic
 
 from domain.provenance import Provenance
 from domain.registration import DeviceRegistration
+
+#: The event's fields, in the order the mapper writes them (``originator_id`` and the version are columns).
+FIELDS = ("originator_id", "originator_version", "timestamp", "originator_topic", "actor", "channel", "source",
+          "campaign_id", "serial", "device_type", "customer_no", "installed_on", "outcome", "amount_cents")
 
 _dumps = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False).encode
 _q = encode_basestring
@@ -36,6 +41,7 @@ class RegisteredEncoder:
             and "date_iso" in mapper.transcoder.names
             and "datetime_iso" in mapper.transcoder.names
             and getattr(DeviceRegistration.Registered, "class_version", 1) == 1
+            and tuple(f.name for f in dataclasses.fields(DeviceRegistration.Registered)) == FIELDS
         )
         self.topic = get_topic(DeviceRegistration.Registered)
         self.originator_topic = get_topic(DeviceRegistration)

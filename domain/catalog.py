@@ -69,9 +69,9 @@ class CompactCatalog:
         countries: dict[str, int] = {}
         return cls(
             [e.serial for e in ordered],
-            array("H", (types.setdefault(e.device_type, len(types)) for e in ordered)),
+            array("I", (types.setdefault(e.device_type, len(types)) for e in ordered)),
             array("i", (e.production_date.toordinal() for e in ordered)),
-            array("H", (countries.setdefault(e.country_of_sale, len(countries)) for e in ordered)),
+            array("I", (countries.setdefault(e.country_of_sale, len(countries)) for e in ordered)),
             list(types),
             list(countries),
         )

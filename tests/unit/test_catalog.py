@@ -103,6 +103,18 @@ def test_a_changed_catalog_is_parsed_again_not_served_from_the_cache(tmp_path: P
         load_catalog(csv_path, cache_dir=cache)
 
 
+def test_a_cache_made_by_other_parsing_rules_is_not_served(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+    csv_path, cache = tmp_path / "catalog.csv", tmp_path / "cache"
+    write_catalog(csv_path, ENTRIES)
+    load_catalog(csv_path, cache_dir=cache)
+    parsed = []
+    real_entries = catalog_csv._entries
+    monkeypatch.setattr(catalog_csv, "_entries", lambda *a: parsed.append(1) or real_entries(*a))
+    monkeypatch.setattr(catalog_csv, "_parser_fingerprint", lambda: "another release's normalisation")
+    assert load_catalog(csv_path, cache_dir=cache).lookup(ENTRIES[0].serial) == ENTRIES[0]
+    assert parsed == [1]
+
+
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "other_file"])
 def test_a_damaged_cache_is_ignored_and_written_again(tmp_path: Path, damage: str) -> None:
     csv_path, cache = tmp_path / "catalog.csv", tmp_path / "cache"
@@ -118,7 +130,7 @@ def test_a_damaged_cache_is_ignored_and_written_again(tmp_path: Path, damage: st
         cached.write_bytes(data.replace(data[data.index(b'"sha256": "') + 11:][:8], b"00000000", 1))
     catalog = load_catalog(csv_path, cache_dir=cache)
     assert all(catalog.lookup(e.serial) == e for e in ENTRIES)
-    assert catalog_cache.read(cache, _digest(csv_path)) is not None  # rewritten whole
+    assert catalog_cache.read(cache, catalog_csv.cache_key(_digest(csv_path))) is not None  # rewritten whole
 
 
 def test_an_unwritable_cache_folder_only_costs_the_parse(tmp_path: Path) -> None:
