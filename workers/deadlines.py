@@ -140,7 +140,7 @@ class DeadlinesWorker:
             new.append(render_row(
                 self.app, self.mail, kind=REMINDER, message_id=message_id, registration_id=rid,
                 customer_no=customer_no, serial=serial, device_type=device_type,
-                documents=[d for d in (documents or "").split(",") if d],
+                documents=self._still_missing(serial, [d for d in (documents or "").split(",") if d]),
                 reasons=[r for r in (reasons or "").split(",") if r], deadline=date.fromisoformat(deadline),
                 amount_cents=int(amount), enrolment=enrolments.get(customer_no),
             ))
@@ -148,6 +148,12 @@ class DeadlinesWorker:
         for row in new:
             log.info("reminder_queued", serial=row.serial, company=row.customer_no, message_id=row.message_id)
         return inserted
+
+    def _still_missing(self, serial: str, needed: list[str]) -> list[str]:
+        """A reminder asks only for what has not come in (one of two documents may be there already)."""
+        registration = self.app.get_registration(serial)
+        missing = list(registration.documents_missing) if registration is not None else []
+        return missing or needed
 
     def follow(self, stop: threading.Event, interval: float = 60.0) -> None:
         log.info("deadlines_worker_started")

@@ -230,6 +230,28 @@ def test_a_reminder_three_days_before_the_deadline_is_queued_and_sent_once(app: 
     assert deadlines(app, db, reminder_days=0).run_once().reminders == 0
 
 
+def test_a_reminder_asks_only_for_the_documents_still_missing(db: Any) -> None:
+    from tests.unit.conftest import build_app, make_terms
+
+    app = build_app(terms=make_terms(documents_rules=[
+        {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
+         "documents": ["invoice", "commissioning_report"]}]))
+    register(app, SOLD_ABROAD)  # deadline 15/06/2026, both documents asked for
+    app.record_upload(SOLD_ABROAD, DocumentKind.INVOICE, "e" * 64, 100, Provenance("bob", Channel.MANUAL, "t"))
+    mailer = Recorder()
+    notifications = NotificationsWorker(app, db, mailer, MAIL)
+    notifications.run_once()
+    clock = app.clock
+    assert isinstance(clock, FixedClock)
+    clock.at = datetime.fromisoformat("2026-06-12T08:00:00+02:00")
+    assert deadlines(app, db).run_once().reminders == 1
+    notifications.run_once()
+    request, reminder = mailer.sent
+    assert "facture" in request.get_content() and "procès-verbal de mise en service" in request.get_content()
+    body = reminder.get_content()
+    assert "procès-verbal de mise en service" in body and "facture" not in body
+
+
 def test_the_deadlines_worker_rejects_the_day_after_the_deadline_only(app: CashbackApp, db: Any) -> None:
     register(app, SOLD_ABROAD, PAYABLE_SB3)
     clock = app.clock
