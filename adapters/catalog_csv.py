@@ -41,6 +41,8 @@ def load_catalog(path: Path, cache_dir: Path | None = None) -> CompactCatalog:
     if cache_dir is not None and (cached := catalog_cache.read(cache_dir, key)) is not None:
         return cached
     catalog = CompactCatalog.of(_entries(path, raw))
+    if not len(catalog):
+        raise CatalogFileError(f"catalog file {path} lists no device: every registration would be refused")
     if cache_dir is not None:
         catalog_cache.write(cache_dir, key, catalog)
     log.info("catalog_loaded", path=str(path), devices=len(catalog), sha256=digest[:16])
@@ -90,12 +92,16 @@ def _entries(path: Path, raw: bytes) -> Iterator[CatalogEntry]:
                 produced = dates[date_text] = date.fromisoformat(date_text)
         except (InvalidSerial, ValueError) as error:
             raise CatalogFileError(f"catalog file {path}, line {line_no}: {error}") from None
+        device_type, country = normalise_device_type(type_text), country.strip().upper()
+        if not device_type or not country:
+            empty = "device_type" if not device_type else "country_of_sale"
+            raise CatalogFileError(f"catalog file {path}, line {line_no}: {empty} is empty")
         if serial in seen:  # two records for one device: the decision would depend on the order
             raise CatalogFileError(
                 f"catalog file {path}, line {line_no}: serial {serial} already on line {seen[serial]}"
             )
         seen[serial] = line_no
-        yield CatalogEntry(serial, normalise_device_type(type_text), produced, country.strip().upper())
+        yield CatalogEntry(serial, device_type, produced, country)
 
 
 def write_catalog(path: Path, entries: list[CatalogEntry]) -> None:

@@ -80,8 +80,14 @@ def company_params(rows: list[CompanyRow]) -> list[tuple[object, ...]]:
 
 
 def parked_params(rows: list[ParkedRow]) -> list[tuple[object, ...]]:
-    return [(r.campaign_id, r.customer_no, r.serial, r.source, r.payload, r.received_at) for r in rows]
+    return [(r.campaign_id, _text(r.customer_no), _text(r.serial), _text(r.source), _text(r.payload), r.received_at)
+            for r in rows]
 
 
 def dead_letter_params(rows: list[DeadLetterRow]) -> list[tuple[object, ...]]:
-    return [(r.source, r.position, r.reason, r.payload, r.received_at) for r in rows]
+    return [(_text(r.source), _text(r.position), _text(r.reason), r.payload, r.received_at) for r in rows]
+
+
+def _text(value: str) -> str:
+    """PostgreSQL text cannot hold NUL: a bad record's reason may quote one (a JSON key "a\u0000b")."""
+    return value.replace("\x00", "\\u0000") if "\x00" in value else value

@@ -599,6 +599,8 @@ register_all(
 
 def main() -> None:
     """Run the command; expected failures (bad files, refused commands) end with a clear message, not a traceback."""
+    from kafka.errors import KafkaTimeoutError
+
     from adapters.campaign_file import CampaignFileError
     from adapters.catalog_csv import CatalogFileError
     from adapters.companies_csv import CompaniesFileError
@@ -619,6 +621,10 @@ def main() -> None:
         where = f" {error.filename}" if error.filename else ""
         typer.secho(f"error:{where}: {error.strerror or error}", fg="red", err=True)
         sys.exit(2)
+    except KafkaTimeoutError as error:
+        typer.secho(f"error: Kafka does not answer at CASHBACK_KAFKA_BOOTSTRAP ({error}); is the broker up?",
+                    fg="red", err=True)
+        sys.exit(3)
 
 
 if __name__ == "__main__":

@@ -6,7 +6,7 @@ from pathlib import Path
 from typing import Literal
 from urllib.parse import unquote, urlparse
 
-from pydantic import Field, SecretStr
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from adapters.chain import DEVELOPMENT_KEY as DEVELOPMENT_AUDIT_KEY
@@ -28,10 +28,18 @@ class Settings(BaseSettings):
 
     kafka_bootstrap: str = "127.0.0.1:59092"
     feed_topic: str = FEED_TOPIC
-    feed_dead_letter_topic: str = FEED_TOPIC + ".dlq"
+    feed_dead_letter_topic: str = Field(
+        "", description="Dead letters of the feed; empty: the feed topic's name + '.dlq'."
+    )
     feed_group: str = "cashback-feed"
     payout_topic: str = PAYOUT_TOPIC
     results_topic: str = RESULTS_TOPIC
+
+    @model_validator(mode="after")
+    def _dead_letters_beside_the_feed(self) -> Settings:
+        if not self.feed_dead_letter_topic:
+            self.feed_dead_letter_topic = self.feed_topic + ".dlq"
+        return self
 
     def event_store_env(self) -> dict[str, str]:
         """Environment for the eventsourcing library's infrastructure factory."""

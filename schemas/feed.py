@@ -5,12 +5,22 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
 
 FEED_TOPIC = "portal.device-registrations.v1"
 MAX_RECORD_BYTES = 64 * 1024
 
-Text = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+def _printable(value: str) -> str:
+    # A control character is no part of a serial, a type or a customer number; NUL cannot even be stored.
+    for ch in value:
+        if ch < " " or ch == "\x7f":
+            raise ValueError(f"must not contain control characters (found U+{ord(ch):04X})")
+    return value
+
+
+Text = Annotated[
+    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_printable)
+]
 
 
 class FeedRecordV1(BaseModel):

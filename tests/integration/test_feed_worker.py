@@ -120,6 +120,8 @@ def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World
         json.dumps({**good[2], "installed_on": "31/02/2026"}).encode(),
         b"[1, 2, 3]",
         b"x" * 70_000,
+        json.dumps({**good[3], "customer_no": "99\u00009"}).encode(),  # NUL: PostgreSQL text cannot hold it
+        json.dumps({**good[4], "x\u0000y": 1}).encode(),  # quoted by the reason
     ]
     mixed: list[bytes | dict] = []
     for i, record in enumerate(good):
@@ -132,7 +134,7 @@ def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World
     world.wait_for(lambda: _caught_up(world, len(mixed)), what="all records, good and bad")
     assert sorted(world.registered_serials()) == sorted(r["serial"] for r in good)
     reasons = [r[0] for r in world.sql("SELECT reason FROM cashback_dead_letters")]
-    assert len(reasons) == 7
+    assert len(reasons) == 9
     joined = " | ".join(reasons)
     for expected in (
         "bad JSON",
@@ -141,6 +143,8 @@ def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World
         "installed_on",
         "expected a JSON object",
         "oversize",
+        "control characters (found U+0000)",
+        "x\\u0000y: Extra inputs",
     ):
         assert expected in joined
     consumer = KafkaConsumer(
@@ -148,7 +152,7 @@ def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World
     )
     dlq = list(consumer)
     consumer.close()
-    assert len(dlq) >= 7
+    assert len(dlq) >= 9
     assert all(dict(m.headers).get("reason") for m in dlq)
 
 

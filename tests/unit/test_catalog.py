@@ -55,6 +55,9 @@ def test_serials_and_types_are_normalised_and_a_bom_or_blank_lines_do_not_matter
         (HEADER + "30012345,SB3,2025-01-01,FR\n3001-2345,SB3,2025-01-01,FR\n",
          "line 3: serial 30012345 already on line 2"),
         (HEADER + "??,SB3,2025-01-01,FR\n", "line 2: serial"),
+        (HEADER, "lists no device"),
+        (HEADER + "30012345,SB3,2025-01-01\n", "line 2: country_of_sale is empty"),
+        (HEADER + "30012345, ,2025-01-01,FR\n", "line 2: device_type is empty"),
     ],
 )
 def test_a_bad_catalog_is_refused_with_its_line(tmp_path: Path, text: str, message: str) -> None:
@@ -115,7 +118,7 @@ def test_a_cache_made_by_other_parsing_rules_is_not_served(tmp_path: Path, monke
     assert parsed == [1]
 
 
-@pytest.mark.parametrize("damage", ["truncate", "garbage", "other_file"])
+@pytest.mark.parametrize("damage", ["truncate", "garbage", "other_file", "one_byte_of_a_column"])
 def test_a_damaged_cache_is_ignored_and_written_again(tmp_path: Path, damage: str) -> None:
     csv_path, cache = tmp_path / "catalog.csv", tmp_path / "cache"
     write_catalog(csv_path, ENTRIES)
@@ -126,8 +129,12 @@ def test_a_damaged_cache_is_ignored_and_written_again(tmp_path: Path, damage: st
         cached.write_bytes(data[: len(data) // 2])
     elif damage == "garbage":
         cached.write_bytes(b"\x00" * 100)
-    else:
+    elif damage == "other_file":
         cached.write_bytes(data.replace(data[data.index(b'"sha256": "') + 11:][:8], b"00000000", 1))
+    else:  # the same length, one production date changed: the file reads back but would decide otherwise
+        flipped = bytearray(data)
+        flipped[-len(ENTRIES) * 4 * 2] ^= 1
+        cached.write_bytes(bytes(flipped))
     catalog = load_catalog(csv_path, cache_dir=cache)
     assert all(catalog.lookup(e.serial) == e for e in ENTRIES)
     assert catalog_cache.read(cache, catalog_csv.cache_key(_digest(csv_path))) is not None  # rewritten whole
