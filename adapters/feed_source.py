@@ -108,6 +108,12 @@ class FeedSource:
         for tp in partitions:
             self.seek(tp, ck.OFFSET_BEGINNING)
 
+    def end_offsets(self, partitions: Sequence[TopicPartition]) -> dict[TopicPartition, int]:
+        """The offset after the last record of each partition (its high watermark), asked of the broker."""
+        return {tp: int(self._consumer.get_watermark_offsets(ck.TopicPartition(tp.topic, tp.partition),
+                                                             timeout=10, cached=False)[1])
+                for tp in partitions}
+
     def commit_async(self, offsets: Mapping[TopicPartition, OffsetAndMetadata]) -> None:
         """Informational: tools that read the group's committed offsets see the progress."""
         self._consumer.commit(

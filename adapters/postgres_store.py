@@ -165,3 +165,11 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         with self.datastore.get_connection() as conn, conn.cursor() as curs:
             curs.execute(statement, (prefix,))
             return {row["application_name"]: int(row["notification_id"]) for row in curs.fetchall()}
+
+    def forget_trackings(self, prefix: str) -> int:
+        """Delete the positions whose name starts with ``prefix``; how many there were."""
+        statement = SQL("DELETE FROM {0}.{1} WHERE starts_with(application_name, %s)").format(
+            Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        with self.datastore.transaction(commit=True) as curs:
+            curs.execute(statement, (prefix,))
+            return int(curs.rowcount)

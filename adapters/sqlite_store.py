@@ -124,3 +124,9 @@ class CashbackSQLiteRecorder(SQLiteProcessRecorder):
             (prefix, prefix),
         )
         return {name: int(pos) for name, pos in rows}
+
+    def forget_trackings(self, prefix: str) -> int:
+        """Delete the positions whose name starts with ``prefix``; how many there were."""
+        with self.datastore.transaction(commit=True) as c:
+            c.execute("DELETE FROM tracking WHERE substr(application_name, 1, length(?)) = ?", (prefix, prefix))
+            return int(c.sqlite_cursor.rowcount)

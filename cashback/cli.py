@@ -530,6 +530,7 @@ def feed_status() -> None:
     """Per partition: offset stored in the database, end offset in Kafka, lag."""
     from adapters.kafka_clients import feed_consumer
     from workers.feed import feed_lag
+    from workers.offsets import OffsetsBeyondTopic, beyond_end
 
     s = _settings()
     with engine() as eng:
@@ -538,11 +539,38 @@ def feed_status() -> None:
             rows = feed_lag(eng.app, consumer, s.feed_topic)
         finally:
             consumer.close(autocommit=False)
+    if not rows:
+        typer.echo(f"topic {s.feed_topic}: no such topic (yet); nothing consumed")
+        return
     typer.echo(f"topic {s.feed_topic}")
     typer.echo(f"{'partition':>9} {'stored':>10} {'end':>10} {'lag':>8}")
+    beyond = beyond_end({p: st for p, st, _, _ in rows if st >= 0}, {p: end for p, _, end, _ in rows})
     for partition, stored, end, lag in rows:
-        typer.echo(f"{partition:>9} {stored:>10} {end:>10} {lag:>8}")
+        note = "  <- stored past the end: topic recreated?" if partition in beyond else ""
+        typer.echo(f"{partition:>9} {stored:>10} {end:>10} {lag:>8}{note}")
     typer.echo(f"total lag: {sum(r[3] for r in rows)}")
+    if beyond:
+        typer.secho(str(OffsetsBeyondTopic(s.feed_topic, beyond)).replace(", so the worker stops", ""),
+                    fg="red", err=True)
+        raise typer.Exit(1)
+
+
+@feed_app.command("reset-offsets")
+def feed_reset_offsets(
+    yes: Annotated[bool, typer.Option("--yes", help="Really forget them.")] = False,
+) -> None:
+    """Forget the feed topic's stored positions (after the topic was made again): the next worker reads it
+    from the beginning; registrations already stored are recognised as duplicates."""
+    from workers.offsets import tracking_prefix
+
+    s = _settings()
+    if not yes:
+        typer.secho("error: this forgets where the feed worker is; stop the workers first and add --yes",
+                    fg="red", err=True)
+        raise typer.Exit(2)
+    with engine() as eng:
+        removed = eng.app.recorder.forget_trackings(tracking_prefix(s.feed_topic))  # type: ignore[attr-defined]
+    typer.echo(f"topic {s.feed_topic}: {removed} stored position(s) forgotten")
 
 
 @feed_app.command("produce")
@@ -605,6 +633,7 @@ def main() -> None:
     from adapters.catalog_csv import CatalogFileError
     from adapters.companies_csv import CompaniesFileError
     from domain.errors import DomainError
+    from workers.offsets import OffsetsBeyondTopic
 
     try:
         app()  # usage errors are handled by typer; what escapes it is ours to explain
@@ -620,6 +649,9 @@ def main() -> None:
     except OSError as error:
         where = f" {error.filename}" if error.filename else ""
         typer.secho(f"error:{where}: {error.strerror or error}", fg="red", err=True)
+        sys.exit(2)
+    except OffsetsBeyondTopic as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
         sys.exit(2)
     except KafkaTimeoutError as error:
         typer.secho(f"error: Kafka does not answer at CASHBACK_KAFKA_BOOTSTRAP ({error}); is the broker up?",

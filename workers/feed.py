@@ -29,7 +29,7 @@ from adapters.feed_source import FeedSource
 from adapters.side_rows import DeadLetterRow
 from cashback.app import CashbackApp, Intake
 from domain.provenance import Channel, Provenance
-from workers.offsets import seek_to_stored, stored_offsets, tracking_name
+from workers.offsets import OffsetsBeyondTopic, beyond_end, seek_to_stored, stored_offsets, tracking_name
 
 log = structlog.get_logger(__name__)
 
@@ -91,8 +91,20 @@ class FeedWorker:
 
     def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
         stored = self._with_retry(self.stored_offsets)
+        self._check_within_topic(partitions, stored)
         positions = seek_to_stored(self.consumer, partitions, stored)
         log.info("feed_partitions_assigned", topic=self.topic, positions=positions)
+
+    def _check_within_topic(self, partitions: Sequence[TopicPartition], stored: dict[int, int]) -> None:
+        try:
+            ends = {tp.partition: end for tp, end in self.consumer.end_offsets(list(partitions)).items()}
+        except Exception as error:  # the check is a safeguard: a broker slow to answer must not stop the feed
+            log.warning("feed_end_offsets_unknown", topic=self.topic, error=str(error))
+            return
+        if beyond := beyond_end(stored, ends):
+            log.error("feed_stored_offsets_beyond_topic", topic=self.topic,
+                      partitions={p: {"stored": s, "end": e} for p, (s, e) in beyond.items()})
+            raise OffsetsBeyondTopic(self.topic, beyond)
 
     # --- loop -------------------------------------------------------------------------------
 

@@ -172,3 +172,51 @@ def test_feed_status_reports_lag_per_partition(world: World) -> None:
     world.start_worker("worker", "feed")
     world.wait_for(lambda: _caught_up(world, 100), what="consumption")
     assert "total lag: 0" in world.cli("feed", "status").stdout
+
+
+def _make_topic_again(bootstrap: str, topic: str) -> None:
+    from kafka import KafkaAdminClient
+    from kafka.errors import TopicAlreadyExistsError, UnknownTopicOrPartitionError
+
+    from adapters.kafka_clients import ensure_topics
+
+    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="test-recreate")
+    try:
+        admin.delete_topics([topic])
+        deadline = time.monotonic() + 60
+        while topic in admin.list_topics() and time.monotonic() < deadline:
+            time.sleep(0.2)
+    except UnknownTopicOrPartitionError:
+        pass
+    finally:
+        admin.close()
+    deadline = time.monotonic() + 60
+    while True:  # the broker may still be removing it
+        try:
+            ensure_topics(bootstrap, {topic: 4})
+            return
+        except TopicAlreadyExistsError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.5)
+
+
+def test_a_topic_made_again_stops_the_worker_until_its_positions_are_forgotten(world: World) -> None:
+    world.produce(world.feed(40))
+    world.start_worker("worker", "feed", "--batch-size", "100")
+    world.wait_for(lambda: _caught_up(world, 40), what="the first topic's records")
+    world.stop_all()
+    _make_topic_again(world.bootstrap, world.topic)
+    world.produce(world.feed(10, start=40))  # the new topic's offsets start at 0 again
+
+    status = world.cli("feed", "status", check=False)
+    assert status.returncode == 1 and "stored past the end: topic recreated?" in status.stdout
+    refused = world.cli("worker", "feed", check=False)  # would skip the 10 new records as consumed
+    assert refused.returncode == 2 and "cashback feed reset-offsets --yes" in refused.stderr
+    assert len(world.registered_serials()) == 40
+
+    assert "4 stored position(s) forgotten" in world.cli("feed", "reset-offsets", "--yes").stdout
+    world.start_worker("worker", "feed", "--batch-size", "100", name="after-reset")
+    world.wait_for(lambda: len(world.registered_serials()) >= 50, what="the new topic's records")
+    serials = world.registered_serials()
+    assert len(serials) == 50 and len(set(serials)) == 50
