@@ -68,6 +68,13 @@ def _parser_fingerprint() -> str:
 
 def _entries(path: Path, raw: bytes) -> Iterator[CatalogEntry]:
     try:
+        yield from _rows(path, raw)
+    except csv.Error as error:  # a field over the csv module's limit, a NUL byte, a broken quote
+        raise CatalogFileError(f"catalog file {path}: not a readable CSV: {error}") from None
+
+
+def _rows(path: Path, raw: bytes) -> Iterator[CatalogEntry]:
+    try:
         text = raw.decode("utf-8-sig")
     except UnicodeDecodeError as error:
         raise CatalogFileError(f"catalog file {path} is not UTF-8 text: {error}") from None

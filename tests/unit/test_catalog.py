@@ -56,6 +56,7 @@ def test_serials_and_types_are_normalised_and_a_bom_or_blank_lines_do_not_matter
          "line 3: serial 30012345 already on line 2"),
         (HEADER + "??,SB3,2025-01-01,FR\n", "line 2: serial"),
         (HEADER, "lists no device"),
+        (HEADER + "30012345,SB3," + "9" * 200_000 + ",FR\n", "not a readable CSV: field larger than field limit"),
         (HEADER + "30012345,SB3,2025-01-01\n", "line 2: country_of_sale is empty"),
         (HEADER + "30012345, ,2025-01-01,FR\n", "line 2: device_type is empty"),
     ],
