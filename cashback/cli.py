@@ -627,8 +627,6 @@ register_all(
 
 def main() -> None:
     """Run the command; expected failures (bad files, refused commands) end with a clear message, not a traceback."""
-    from kafka.errors import KafkaTimeoutError
-
     from adapters.campaign_file import CampaignFileError
     from adapters.catalog_csv import CatalogFileError
     from adapters.companies_csv import CompaniesFileError
@@ -653,7 +651,10 @@ def main() -> None:
     except OffsetsBeyondTopic as error:
         typer.secho(f"error: {error}", fg="red", err=True)
         sys.exit(2)
-    except KafkaTimeoutError as error:
+    except Exception as error:
+        kafka_errors = sys.modules.get("kafka.errors")  # loaded only by the commands that talk to Kafka
+        if kafka_errors is None or not isinstance(error, kafka_errors.KafkaTimeoutError):
+            raise
         typer.secho(f"error: Kafka does not answer at CASHBACK_KAFKA_BOOTSTRAP ({error}); is the broker up?",
                     fg="red", err=True)
         sys.exit(3)

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from kafka import KafkaConsumer, TopicPartition
+if TYPE_CHECKING:  # annotations only: the CLI imports this module for its error without loading Kafka
+    from kafka import KafkaConsumer, TopicPartition
 
 
 def tracking_name(topic: str, partition: int) -> str:
