@@ -264,28 +264,13 @@ def raw_consume(res: Resources, topic: str, n: int) -> dict[str, Any]:
 
     group = f"bench-raw-{uuid.uuid4().hex[:8]}"
     res.groups.append(group)
-    bar = Progress("raw Kafka consumption", n)
     cpu, started = time.process_time(), time.perf_counter()
     consumer = KafkaConsumer(topic, bootstrap_servers=res.bootstrap, group_id=group, client_id="cashback-bench-raw",
                              auto_offset_reset="earliest", enable_auto_commit=False, max_poll_records=2000)
-    count, first = 0, None
     try:
-        while count < n:
-            if time.perf_counter() - started > 600:
-                raise RuntimeError(f"raw consumption stalled at {count}/{n}")
-            polled = consumer.poll(timeout_ms=500, max_records=2000)
-            for records in polled.values():
-                if first is None and records:
-                    first = time.perf_counter()
-                count += len(records)
-            bar.update(count)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return _count_consumed(consumer, n, "raw Kafka consumption", cpu, started)
     finally:
         consumer.close(autocommit=False)
-    steady = elapsed - ((first or started) - started)
-    return {"records": count, "seconds": elapsed, "records_per_s": count / elapsed,
-            "cpu_seconds": cpu, "cpu_us_per_record": 1e6 * cpu / max(count, 1),
-            "after_first_record_records_per_s": count / steady if steady > 0 else None}
 
 
 def raw_consume_librdkafka(res: Resources, topic: str, n: int) -> dict[str, Any]:
@@ -294,23 +279,28 @@ def raw_consume_librdkafka(res: Resources, topic: str, n: int) -> dict[str, Any]
 
     group = f"bench-rawrd-{uuid.uuid4().hex[:8]}"
     res.groups.append(group)
-    bar = Progress("raw librdkafka consumption", n)
     cpu, started = time.process_time(), time.perf_counter()
     consumer = feed_source(res.bootstrap, group, client_id="cashback-bench-raw")
     consumer.subscribe([topic])
-    count, first = 0, None
     try:
-        while count < n:
-            if time.perf_counter() - started > 600:
-                raise RuntimeError(f"raw consumption stalled at {count}/{n}")
-            for records in consumer.poll(timeout_ms=500, max_records=2000).values():
-                if first is None and records:
-                    first = time.perf_counter()
-                count += len(records)
-            bar.update(count)
-        elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
+        return _count_consumed(consumer, n, "raw librdkafka consumption", cpu, started)
     finally:
         consumer.close()
+
+
+def _count_consumed(consumer: Any, n: int, label: str, cpu: float, started: float) -> dict[str, Any]:
+    """Poll until n records came (both clients answer ``poll`` with records by partition)."""
+    bar = Progress(label, n)
+    count, first = 0, None
+    while count < n:
+        if time.perf_counter() - started > 600:
+            raise RuntimeError(f"raw consumption stalled at {count}/{n}")
+        for records in consumer.poll(timeout_ms=500, max_records=2000).values():
+            if first is None and records:
+                first = time.perf_counter()
+            count += len(records)
+        bar.update(count)
+    elapsed, cpu = time.perf_counter() - started, time.process_time() - cpu
     steady = elapsed - ((first or started) - started)
     return {"records": count, "seconds": elapsed, "records_per_s": count / elapsed,
             "cpu_seconds": cpu, "cpu_us_per_record": 1e6 * cpu / max(count, 1),
