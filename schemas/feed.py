@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
@@ -10,11 +11,13 @@ from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstra
 FEED_TOPIC = "portal.device-registrations.v1"
 MAX_RECORD_BYTES = 64 * 1024
 
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def _printable(value: str) -> str:
     # A control character is no part of a serial, a type or a customer number; NUL cannot even be stored.
-    for ch in value:
-        if ch < " " or ch == "\x7f":
-            raise ValueError(f"must not contain control characters (found U+{ord(ch):04X})")
+    if found := _CONTROL.search(value):
+        raise ValueError(f"must not contain control characters (found U+{ord(found.group()):04X})")
     return value
 
 
