@@ -74,6 +74,13 @@ def make_terms(**overrides: object) -> CampaignTerms:
     return CampaignTerms.model_validate(data)
 
 
+def both_documents_terms() -> CampaignTerms:
+    """Terms under which a device sold abroad (SOLD_ABROAD) needs the invoice and the commissioning report."""
+    return make_terms(documents_rules=[
+        {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
+         "documents": ["invoice", "commissioning_report"]}])
+
+
 CATALOG_ENTRIES = (
     CatalogEntry(PAYABLE_SB3, SB3, date(2025, 11, 3), "FR"),
     CatalogEntry(PAYABLE_SB5, SB5, date(2025, 12, 1), "FR"),

@@ -40,6 +40,7 @@ from tests.unit.conftest import (
     SB5,
     SOLD_ABROAD,
     STAFF,
+    both_documents_terms,
     make_terms,
 )
 
@@ -367,8 +368,7 @@ def test_history_shows_docs_required_after_the_first_of_two_documents(tmp_path: 
     app = CashbackApp(
         env={"PERSISTENCE_MODULE": "eventsourcing.sqlite", "SQLITE_DBNAME": str(tmp_path / "events.sqlite"),
              "PROCESS_RECORDER_TOPIC": "adapters.sqlite_store:CashbackSQLiteRecorder"},
-        terms=make_terms(documents_rules=[{"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
-                                           "documents": ["invoice", "commissioning_report"]}]),
+        terms=both_documents_terms(),
         catalog=InMemoryCatalog(CATALOG_ENTRIES), clock=clock,
     )
     app.enrol(ENROLMENTS, Provenance("ops", Channel.STAFF, "companies.csv"))

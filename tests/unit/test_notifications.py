@@ -231,11 +231,9 @@ def test_a_reminder_three_days_before_the_deadline_is_queued_and_sent_once(app: 
 
 
 def test_a_reminder_asks_only_for_the_documents_still_missing(db: Any) -> None:
-    from tests.unit.conftest import build_app, make_terms
+    from tests.unit.conftest import both_documents_terms, build_app
 
-    app = build_app(terms=make_terms(documents_rules=[
-        {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
-         "documents": ["invoice", "commissioning_report"]}]))
+    app = build_app(terms=both_documents_terms())
     register(app, SOLD_ABROAD)  # deadline 15/06/2026, both documents asked for
     app.record_upload(SOLD_ABROAD, DocumentKind.INVOICE, "e" * 64, 100, Provenance("bob", Channel.MANUAL, "t"))
     mailer = Recorder()

@@ -61,11 +61,9 @@ def test_the_overview_keeps_docs_required_until_every_needed_document_is_in(tmp_
     from domain.provenance import Channel, Provenance
     from domain.terms import DocumentKind
     from projections.rebuild import check
-    from tests.unit.conftest import SOLD_ABROAD, build_app, make_terms
+    from tests.unit.conftest import SOLD_ABROAD, both_documents_terms, build_app
 
-    app = build_app(terms=make_terms(documents_rules=[
-        {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
-         "documents": ["invoice", "commissioning_report"]}]))
+    app = build_app(terms=both_documents_terms())
     app.register_batch([intake(SOLD_ABROAD, ENROLLED)])
     db = SQLiteProjectionDB(tmp_path / "overview.sqlite")
     projector = Projector(app, db)

@@ -53,8 +53,8 @@ from tests.unit.conftest import (
     SYSTEM,
     UNKNOWN,
     UNKNOWN_COMPANY,
+    both_documents_terms,
     build_app,
-    make_terms,
 )
 
 PP, DR, DU, PAID, REJ = (
@@ -427,9 +427,7 @@ class AppMachine(RuleBasedStateMachine):
     def __init__(self) -> None:
         super().__init__()
         # A device sold abroad needs two documents here: it goes to review only once both are in.
-        self.app: CashbackApp = build_app(terms=make_terms(documents_rules=[
-            {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
-             "documents": ["invoice", "commissioning_report"]}]))
+        self.app: CashbackApp = build_app(terms=both_documents_terms())
         self.read_db = SQLiteProjectionDB(Path(":memory:"))
         self.projector = Projector(self.app, self.read_db)
         self.owner: dict[str, str] = {}

@@ -83,11 +83,9 @@ REPORT = b"%PDF-1.5\n% commissioning report\n%%EOF\n"
 
 
 def two_documents_app() -> CashbackApp:
-    from tests.unit.conftest import build_app, make_terms
+    from tests.unit.conftest import both_documents_terms, build_app
 
-    return build_app(terms=make_terms(documents_rules=[
-        {"code": "SOLD_IN_OTHER_COUNTRY", "kind": "sold_in_other_country",
-         "documents": ["invoice", "commissioning_report"]}]))
+    return build_app(terms=both_documents_terms())
 
 
 def test_a_device_missing_one_of_two_documents_is_not_in_the_review_queue(tmp_path: Path) -> None:
