@@ -23,12 +23,10 @@ log = structlog.get_logger(__name__)
 
 
 class Record(NamedTuple):
-    """What the worker reads of a consumed record (kafka-python's ConsumerRecord has these too)."""
+    """What the worker reads of a consumed record (kafka-python's ConsumerRecord has these too); its
+    partition is the key it is polled under."""
 
-    topic: str
-    partition: int
     offset: int
-    key: bytes | None
     value: bytes | None
 
 
@@ -92,7 +90,7 @@ class FeedSource:
             records = polled.get(tp)
             if records is None:
                 records = polled[tp] = []
-            records.append(Record(topic, partition, offset, message.key(), message.value()))
+            records.append(Record(offset, message.value()))
         return polled
 
     def seek(self, partition: TopicPartition, offset: int) -> None:

@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import contextlib
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
 from kafka.admin import NewTopic
 from kafka.errors import TopicAlreadyExistsError
 
-from adapters.feed_source import FeedSource
+if TYPE_CHECKING:  # librdkafka is loaded by the feed worker only
+    from adapters.feed_source import FeedSource
 
 
 def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str = "cashback-feed") -> KafkaConsumer:
@@ -31,6 +32,8 @@ def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str =
 
 def feed_source(bootstrap: str, group: str, client_id: str = "cashback-feed") -> FeedSource:
     """The feed worker's consumer (adapters/feed_source.py): librdkafka, offsets in the database."""
+    from adapters.feed_source import FeedSource
+
     return FeedSource({
         "bootstrap.servers": bootstrap,
         "group.id": group,

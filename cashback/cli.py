@@ -550,8 +550,7 @@ def feed_status() -> None:
         typer.echo(f"{partition:>9} {stored:>10} {end:>10} {lag:>8}{note}")
     typer.echo(f"total lag: {sum(r[3] for r in rows)}")
     if beyond:
-        typer.secho(str(OffsetsBeyondTopic(s.feed_topic, beyond)).replace(", so the worker stops", ""),
-                    fg="red", err=True)
+        typer.secho(str(OffsetsBeyondTopic(s.feed_topic, beyond)), fg="red", err=True)
         raise typer.Exit(1)
 
 

@@ -13,7 +13,7 @@ import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
@@ -25,11 +25,13 @@ from psycopg import OperationalError as PGOperationalError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from adapters.feed_records import BadRecord, parse_feed_record
-from adapters.feed_source import FeedSource
 from adapters.side_rows import DeadLetterRow
 from cashback.app import CashbackApp, Intake
 from domain.provenance import Channel, Provenance
 from workers.offsets import OffsetsBeyondTopic, beyond_end, seek_to_stored, stored_offsets, tracking_name
+
+if TYPE_CHECKING:
+    from adapters.feed_source import FeedSource
 
 log = structlog.get_logger(__name__)
 

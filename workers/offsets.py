@@ -33,7 +33,7 @@ class OffsetsBeyondTopic(RuntimeError):
                           for p, (stored, end) in sorted(beyond.items()))
         super().__init__(
             f"topic {topic}: the database has consumed past the end of the topic ({parts}); it was deleted and "
-            "made again, or truncated. New records would be skipped as already consumed, so the worker stops. "
+            "made again, or truncated. Its new records would be skipped as already consumed. "
             "If the topic is new, `cashback feed reset-offsets --yes` forgets the stored positions: "
             "registrations already stored are recognised as duplicates, none is doubled."
         )
