@@ -21,6 +21,9 @@ from kafka.structs import OffsetAndMetadata
 
 log = structlog.get_logger(__name__)
 
+#: How long a batch that is not full waits for records still being fetched.
+FILL_WAIT_S = 0.02
+
 
 class Record(NamedTuple):
     """What the worker reads of a consumed record (kafka-python's ConsumerRecord has these too); its
@@ -71,9 +74,13 @@ class FeedSource:
     # --- records and positions ---------------------------------------------------------------------
 
     def poll(self, timeout_ms: int = 0, max_records: int = 500) -> dict[TopicPartition, list[Record]]:
-        """Up to ``max_records`` records, by partition, in offset order."""
+        """Up to ``max_records`` records, by partition, in offset order: as soon as the first one is
+        there, with what is queued behind it and what arrives within ``FILL_WAIT_S``.
+
+        ``consume(n, timeout)`` alone returns only when it has ``n`` records or the timeout is over,
+        so the last, partial batch of a burst would wait the whole timeout before being stored."""
         polled: dict[TopicPartition, list[Record]] = {}
-        for message in self._consumer.consume(num_messages=max_records, timeout=timeout_ms / 1000):
+        for message in self._messages(timeout_ms / 1000, max_records):
             error = message.error()
             if error is not None:
                 if error.fatal():
@@ -92,6 +99,17 @@ class FeedSource:
                 records = polled[tp] = []
             records.append(Record(offset, message.value()))
         return polled
+
+    def _messages(self, timeout_s: float, max_records: int) -> list[ck.Message]:
+        consume = self._consumer.consume
+        messages = consume(num_messages=max_records, timeout=0)
+        if not messages:
+            messages = consume(num_messages=1, timeout=timeout_s)
+        for wait in (0, FILL_WAIT_S):
+            if not messages or len(messages) >= max_records:
+                break
+            messages.extend(consume(num_messages=max_records - len(messages), timeout=wait))
+        return messages
 
     def seek(self, partition: TopicPartition, offset: int) -> None:
         if self._assigning is not None:  # inside an assignment: the offset goes with assign()

@@ -16,7 +16,7 @@ from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
 from psycopg.sql import SQL, Identifier
 
-from adapters import chain, side_rows
+from adapters import chain, copy_binary, side_rows
 
 #: Advisory lock key of schema changes (tables of the event store and of the read models).
 DDL_LOCK = 0x63617368  # "cash"
@@ -50,13 +50,13 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
             SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS chain_hash bytea").format(table)
         )
         self.copy_events_statement = SQL(
-            "COPY {0} (originator_id, originator_version, topic, state, notification_id, chain_hash)"
-            " FROM STDIN (FORMAT BINARY)"
+            "COPY {0} (" + copy_binary.COLUMNS + ") FROM STDIN (FORMAT BINARY)"
         ).format(table)
-        self.copy_types = ["uuid" if self.datastore.originator_id_type == "uuid" else "text",
-                           "int8", "text", "bytea", "int8", "bytea"]
-        self.next_ids_statement = SQL(
-            "SELECT nextval(pg_get_serial_sequence(%s, 'notification_id')) AS id FROM generate_series(1, %s)"
+        self.row_encoder = copy_binary.RowEncoder(uuid_ids=self.datastore.originator_id_type == "uuid")
+        # One call reserves the batch's ids (consecutive: under the table lock nobody else draws).
+        self.reserve_ids_statement = SQL(
+            "SELECT setval(pg_get_serial_sequence(%s, 'notification_id'),"
+            " nextval(pg_get_serial_sequence(%s, 'notification_id')) + %s - 1) AS last"
         )
         self.table_text = f'"{self.datastore.schema}"."{self.events_table_name}"' if self.datastore.schema \
             else f'"{self.events_table_name}"'
@@ -101,45 +101,55 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
 
         The library pipelines an INSERT; COPY moves a batch of thousands of events several times
         faster, but cannot run in a pipeline: the small statements (positions, side rows, the table
-        lock and the notification ids) are pipelined first, then the events are copied with the ids
-        taken from the table's sequence under the lock, so the insert order is still the commit order."""
-        notification_ids: list[int] = []
+        lock and the reservation of the notification ids) are pipelined first, then the events are
+        copied with the ids reserved under the lock, so the insert order is still the commit order.
+        The rows are hashed and encoded before the transaction: under the lock, every other writer waits."""
+        n = len(stored_events)
+        prefixes = kwargs.get("prepared") or (self.prepare_events(stored_events) if n else [])
+        if len(prefixes) != n:
+            raise ProgrammingError(f"{len(prefixes)} prepared rows for {n} events")
+        last = 0
         with self.datastore.get_connection() as conn, conn.transaction():
             exc: Exception | None = None
             with conn.pipeline() as pipeline:
                 with conn.cursor() as curs:
                     self._insert_events(curs, stored_events, **kwargs)
-                if stored_events:
+                if n:
                     with conn.cursor() as curs:
                         try:
                             self._lock_table(curs)
                             self._notify_channel(curs)
-                            curs.execute(self.next_ids_statement, (self.table_text, len(stored_events)))
+                            curs.execute(self.reserve_ids_statement, (self.table_text, self.table_text, n))
                             pipeline.sync()
-                            notification_ids = sorted(int(row["id"]) for row in curs.fetchall())
+                            row = curs.fetchone()
+                            assert row is not None
+                            last = int(row["last"])
                         except Exception as error:  # re-raised outside the pipeline (no psycopg warning)
                             exc = error
             if exc:
                 raise exc
-            if stored_events:
-                with conn.cursor() as curs:
-                    self._copy_stored_events(curs, stored_events, notification_ids)
-        return notification_ids if stored_events else None
+            if n:
+                with conn.cursor() as curs, curs.copy(self.copy_events_statement) as copy:
+                    copy.write(copy_binary.payload(prefixes, last - n + 1))
+        return list(range(last - n + 1, last + 1)) if n else None
 
-    def _copy_stored_events(
-        self, curs: Cursor[DictRow], stored_events: Sequence[StoredEvent], notification_ids: Sequence[int]
-    ) -> None:
+    def prepare_events(self, stored_events: Sequence[StoredEvent]) -> list[bytes]:
+        """The events' COPY rows without their notification ids, chain hashes included: what
+        ``insert_events(…, prepared=)`` takes, so that a caller can encode one batch while another
+        is being written."""
+        return self.row_encoder.prefixes(stored_events, self._chain_hashes(stored_events))
+
+    def _chain_hashes(self, stored_events: Sequence[StoredEvent]) -> list[bytes]:
+        """The events' chain hashes. The previous events that are not in the batch are read first,
+        outside the lock: an event of version n is only written once version n - 1 is committed,
+        and a stored row never changes."""
         previous: dict[tuple[Any, int], bytes] = {}
         if needed := chain.previous_needed(stored_events):
-            curs.execute(self.select_previous_statement, ([i for i, _ in needed], [v for _, v in needed]))
-            previous = {(row["originator_id"], int(row["originator_version"])): bytes(row["chain_hash"])
-                        for row in curs.fetchall() if row["chain_hash"] is not None}
-        hashes = chain.chain_batch(self.chain_key, stored_events, previous)
-        with curs.copy(self.copy_events_statement) as copy:
-            copy.set_types(self.copy_types)
-            for event, notification_id, chain_hash in zip(stored_events, notification_ids, hashes, strict=True):
-                copy.write_row((event.originator_id, event.originator_version, event.topic, event.state,
-                                notification_id, chain_hash))
+            with self.datastore.get_connection() as conn, conn.cursor() as curs:
+                curs.execute(self.select_previous_statement, ([i for i, _ in needed], [v for _, v in needed]))
+                previous = {(row["originator_id"], int(row["originator_version"])): bytes(row["chain_hash"])
+                            for row in curs.fetchall() if row["chain_hash"] is not None}
+        return chain.chain_batch(self.chain_key, stored_events, previous)
 
     def select_versions(self, originator_ids: Sequence[UUID]) -> dict[UUID, int]:
         if not originator_ids:

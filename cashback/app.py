@@ -83,6 +83,20 @@ class BatchResult:
         return sum(1 for o in self.outcomes if o.kind == kind)
 
 
+@dataclass
+class DecidedBatch:
+    """A batch decided but not yet stored: its outcomes, the aggregates it changed, all its stored
+    events (``prepared``: the recorder's encoding of them, when it offers one) and its parked rows."""
+
+    outcomes: list[Outcome]
+    aggregates: list[Any]
+    stored: list[StoredEvent]
+    parked: list[ParkedRow]
+    prepared: Any = None
+    #: devices of the batch the store already had (None: not asked, see ``assume_new``)
+    existing: int | None = None
+
+
 class ConcurrencyExhausted(RuntimeError):
     pass
 
@@ -207,46 +221,63 @@ class CashbackApp(Application[UUID]):
         """
         for attempt in range(1, max_attempts + 1):
             try:
-                outcomes, aggregates, encoded, parked = self._decide_batch(items)
-                self._record_batch(
-                    aggregates,
-                    encoded,
-                    trackings=list(trackings),
-                    parked=parked,
-                    dead_letters=list(dead_letters),
-                )
-                return BatchResult(outcomes=outcomes, attempts=attempt)
+                decided = self.decide_batch(items)
+                self.record_batch(decided, trackings=trackings, dead_letters=dead_letters)
+                return BatchResult(outcomes=decided.outcomes, attempts=attempt)
             except IntegrityError as error:
                 if trackings and "tracking" in str(error).lower():
                     raise
                 log.warning("batch_conflict_retry", attempt=attempt, error=str(error))
-                if self.repository.cache is not None:
-                    self.repository.cache.clear() if hasattr(self.repository.cache, "clear") else None
+                self.forget_cached()
         raise ConcurrencyExhausted(f"batch still conflicting after {max_attempts} attempts")
 
-    def _record_batch(
-        self, aggregates: Sequence[DeviceRegistration], encoded: Sequence[StoredEvent], **kwargs: Any
-    ) -> None:
-        """The aggregates' new events and the already encoded ones, in one transaction."""
+    def decide_batch(self, items: Sequence[Intake], *, prepare: bool = True, assume_new: bool = False) -> DecidedBatch:
+        """The first half of ``register_batch``: decisions and encoded events, nothing stored.
+
+        ``prepare``: with the recorder's encoding of the events, when it offers one. ``assume_new``:
+        without asking the store which devices it already has; every enrolled request is then decided
+        as a new device, and if one is not, its first event collides with the stored one on the
+        store's uniqueness and the transaction fails whole (decide again without the assumption)."""
+        outcomes, aggregates, encoded, parked, existing = self._decide_batch(items, assume_new=assume_new)
         stored = [self.mapper.to_stored_event(e) for aggregate in aggregates for e in aggregate.collect_events()]
         stored.extend(encoded)
-        self.recorder.insert_events(stored, **kwargs)
+        encode = getattr(self.recorder, "prepare_events", None) if prepare else None
+        return DecidedBatch(outcomes, aggregates, stored, parked, encode(stored) if encode and stored else None,
+                            existing=existing)
+
+    def record_batch(
+        self, decided: DecidedBatch, *, trackings: Sequence[Tracking] = (), dead_letters: Sequence[DeadLetterRow] = ()
+    ) -> None:
+        """The second half: the events, positions and side rows of a decided batch in one transaction."""
+        extra = {"prepared": decided.prepared} if decided.prepared is not None else {}
+        self.recorder.insert_events(decided.stored, trackings=list(trackings), parked=decided.parked,
+                                    dead_letters=list(dead_letters), **extra)
+        self.remember(decided)
+
+    def remember(self, decided: DecidedBatch) -> None:
+        """A decided batch was stored (here or by another process): its aggregates are current."""
         if self.repository.cache is not None:
-            for aggregate in aggregates:
+            for aggregate in decided.aggregates:
                 self.repository.cache.put(aggregate.id, aggregate)
 
+    def forget_cached(self) -> None:
+        """After a batch that was not stored: its aggregates, changed in memory, must be read again."""
+        if self.repository.cache is not None and hasattr(self.repository.cache, "clear"):
+            self.repository.cache.clear()
+
     def _decide_batch(
-        self, items: Sequence[Intake]
-    ) -> tuple[list[Outcome], list[DeviceRegistration], list[StoredEvent], list[ParkedRow]]:
+        self, items: Sequence[Intake], *, assume_new: bool = False
+    ) -> tuple[list[Outcome], list[DeviceRegistration], list[StoredEvent], list[ParkedRow], int | None]:
         """Outcomes, the aggregates changed, the encoded events of plain new registrations
-        (see cashback/registered_encoding.py) and the parked rows of a batch."""
+        (see cashback/registered_encoding.py), the parked rows of a batch and how many of its devices
+        were already stored (None with ``assume_new``)."""
         today, at = self.today(), self.now()
         enrolments = self.enrolments()
         ids = [registration_id(self.terms.id, it.request.serial) for it in items]
         # serials, not ids, are counted: a str keeps its hash, a UUID computes it at every lookup
         repeated = {serial for serial, count in Counter(it.request.serial for it in items).items() if count > 1}
         encoded: list[StoredEvent] = []
-        versions = self.recorder.select_versions(list(set(ids)))  # type: ignore[attr-defined]
+        versions = {} if assume_new else self.recorder.select_versions(list(set(ids)))  # type: ignore[attr-defined]
         touched: dict[UUID, DeviceRegistration] = {rid: self.repository.get(rid) for rid in versions}
         changed: dict[UUID, DeviceRegistration] = {}
         outcomes: list[Outcome] = []
@@ -313,7 +344,7 @@ class CashbackApp(Application[UUID]):
             )
             touched[rid] = changed[rid] = registration
             outcomes.append(self._registered(request.serial, decision, deadline))
-        return outcomes, list(changed.values()), encoded, parked
+        return outcomes, list(changed.values()), encoded, parked, None if assume_new else len(versions)
 
     def _parked_keys(
         self, items: Sequence[Intake], enrolments: Mapping[str, Enrolment], today: date

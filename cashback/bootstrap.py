@@ -2,8 +2,12 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass
 from typing import Any
+
+from eventsourcing.persistence import InfrastructureFactory
+from eventsourcing.utils import Environment
 
 from adapters.campaign_file import load_terms
 from adapters.catalog_csv import load_catalog
@@ -32,6 +36,15 @@ class Engine:
     def close(self) -> None:
         self.read_db.close()
         self.app.close()
+
+
+def build_recorder(settings: Settings) -> Any:
+    """The event store's recorder alone, as ``build`` gives it to the application (same tables, same
+    chain key): for a process that only writes, like the feed worker's writer."""
+    env = Environment(CashbackApp.name, {**CashbackApp.env, **os.environ, **settings.event_store_env()})
+    recorder = InfrastructureFactory.construct(env).process_recorder()
+    recorder.chain_key = settings.audit_key.get_secret_value().encode("utf-8")  # type: ignore[attr-defined]
+    return recorder
 
 
 def open_read_db(settings: Settings) -> ProjectionDB:

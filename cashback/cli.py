@@ -7,7 +7,7 @@ import sys
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Any, Optional
 
 import typer
 
@@ -16,6 +16,9 @@ from cashback.cli_support import State, _settings, engine, fail, money
 from cashback.clock import FixedClock
 from cashback.commands import register_all
 from cashback.logging import configure
+
+if TYPE_CHECKING:
+    from cashback.settings import Settings
 
 app = typer.Typer(
     help="Cashback status engine: registrations, documents, payouts, audit.",
@@ -506,23 +509,41 @@ def worker_feed(
     stop = stop_on_signals()
     s = _settings()
     size = batch_size or s.batch_size
-    with engine() as eng:
-        freeze_startup_heap()
-        ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
-        worker = FeedWorker(
-            eng.app,
-            feed_source(s.kafka_bootstrap, group or s.feed_group),
-            s.feed_topic,
-            dead_letter_producer=reliable_producer(s.kafka_bootstrap, "cashback-feed-dlq"),
-            dead_letter_topic=s.feed_dead_letter_topic,
-            batch_size=size,
-        )
-        stats = worker.run(stop)
+    writer = _feed_writer(s)  # forked first: before anything connects
+    try:
+        with engine() as eng:
+            freeze_startup_heap()
+            ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
+            worker = FeedWorker(
+                eng.app,
+                feed_source(s.kafka_bootstrap, group or s.feed_group),
+                s.feed_topic,
+                dead_letter_producer=reliable_producer(s.kafka_bootstrap, "cashback-feed-dlq"),
+                dead_letter_topic=s.feed_dead_letter_topic,
+                batch_size=size,
+                writer=writer,
+            )
+            stats = worker.run(stop)
+    finally:
+        if writer is not None:
+            writer.close()
     typer.echo(
         f"feed worker stopped: {stats.records} records in {stats.batches} batches; "
         f"registered {stats.registered}, duplicates {stats.duplicates}, parked {stats.parked}, "
         f"dead-lettered {stats.dead_lettered}"
     )
+
+
+def _feed_writer(s: Settings) -> Any:
+    """On PostgreSQL, the process that stores one batch while the worker decides the next
+    (workers/feed_writer.py); on SQLite, none: the worker stores each batch itself."""
+    if s.store != "postgres":
+        return None
+    from cashback.bootstrap import build_recorder
+    from workers.feed import retry_transient
+    from workers.feed_writer import WriterProcess, recorder_store
+
+    return WriterProcess(lambda: recorder_store(build_recorder(s), lambda fn: retry_transient(fn, 240.0)))
 
 
 @feed_app.command("status")

@@ -26,8 +26,9 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from adapters.feed_records import BadRecord, parse_feed_record
 from adapters.side_rows import DeadLetterRow
-from cashback.app import CashbackApp, Intake
+from cashback.app import CashbackApp, DecidedBatch, Intake
 from domain.provenance import Channel, Provenance
+from workers.feed_writer import WriterProcess, job_of
 from workers.offsets import OffsetsBeyondTopic, beyond_end, seek_to_stored, stored_offsets, tracking_name
 
 if TYPE_CHECKING:
@@ -50,11 +51,34 @@ class FeedStats:
     by_kind: dict[str, int] = field(default_factory=dict)
 
 
+@dataclass
+class _Batch:
+    """Records of one poll that are past the stored offsets, read; ``future`` while being stored."""
+
+    fresh: dict[TopicPartition, list[Any]]
+    intakes: list[Intake]
+    dead: list[DeadLetterRow]
+    decided: DecidedBatch | None = None
+    dead_letters_sent: bool = False
+    trackings: list[Tracking] = field(init=False)
+    serials: frozenset[str] = field(init=False)
+
+    def __post_init__(self) -> None:
+        self.trackings = [Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset)
+                          for tp, records in self.fresh.items()]
+        self.serials = frozenset(it.request.serial for it in self.intakes)
+
+    @property
+    def last_offsets(self) -> dict[int, int]:
+        return {tp.partition: records[-1].offset for tp, records in self.fresh.items()}
+
+
 class _SeekToStored(ConsumerRebalanceListener):
     def __init__(self, worker: FeedWorker) -> None:
         self.worker = worker
 
     def on_partitions_revoked(self, revoked: Sequence[TopicPartition]) -> None:
+        self.worker.settle()  # the batch in flight commits before its partitions change hands
         log.info("feed_partitions_revoked", partitions=[p.partition for p in revoked])
 
     def on_partitions_assigned(self, assigned: Sequence[TopicPartition]) -> None:
@@ -74,6 +98,7 @@ class FeedWorker:
         poll_timeout_ms: int = 500,
         retry_for_seconds: float = 240.0,
         on_batch: Callable[[FeedStats], None] | None = None,
+        writer: WriterProcess | None = None,
     ) -> None:
         self.app = app
         self.consumer = consumer
@@ -85,6 +110,11 @@ class FeedWorker:
         self.retry_for_seconds = retry_for_seconds
         self.on_batch = on_batch
         self.stats = FeedStats()
+        self.writer = writer
+        self._in_flight: _Batch | None = None
+        # The feed's bulk is devices never seen: decide them without asking the store, until a batch
+        # proves otherwise (its transaction fails on the store's uniqueness and is decided again).
+        self._assume_new = True
 
     # --- offsets ----------------------------------------------------------------------
 
@@ -92,6 +122,7 @@ class FeedWorker:
         return stored_offsets(self.app, self.topic)
 
     def seek_to_stored(self, partitions: Sequence[TopicPartition]) -> None:
+        self.settle()  # positions are read once the batch in flight has committed (or failed)
         stored = self._with_retry(self.stored_offsets)
         self._check_within_topic(partitions, stored)
         positions = seek_to_stored(self.consumer, partitions, stored)
@@ -117,32 +148,103 @@ class FeedWorker:
             while not stop.is_set():
                 polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
                 if polled:
-                    self.process(polled)
+                    self.submit(polled)
+                else:
+                    self.settle()
+            self.settle()
         finally:
             self.consumer.close(autocommit=False)
             log.info("feed_worker_stopped", **self.stats.__dict__)
         return self.stats
 
     def process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """One batch, decided and stored before returning."""
+        self.submit(polled)
+        self.settle()
+
+    def submit(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
+        """Read and decide a batch while the previous one is being stored, then hand it to the writer.
+
+        The decision reads the store (existing devices, parked records) before the previous batch
+        has committed. A batch sharing a serial with it waits for that commit first; anything else
+        the decision could not see (another worker, the portal) fails the transaction on the store's
+        uniqueness, and the batch is then decided again on the synchronous path (``_redo``)."""
         stored = self._with_retry(self.stored_offsets)
+        if self._in_flight is not None:  # its positions are not committed yet, and lower than ours
+            for partition, offset in self._in_flight.last_offsets.items():
+                stored[partition] = max(stored.get(partition, -1), offset)
         fresh = {tp: [r for r in records if r.offset > stored.get(tp.partition, -1)] for tp, records in polled.items()}
         fresh = {tp: records for tp, records in fresh.items() if records}
         if not fresh:
             return
         intakes, dead = self._read(fresh)
-        trackings = [
-            Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset) for tp, records in fresh.items()
-        ]
-        self._send_dead_letters(dead)
+        batch = _Batch(fresh, intakes, dead)
+        if self._in_flight is not None and not batch.serials.isdisjoint(self._in_flight.serials):
+            self.settle()
+        if self.writer is None:
+            self._store_now(batch)
+            return
+        assume_new = self._assume_new
+        decided = self._with_retry(lambda: self.app.decide_batch(intakes, prepare=False, assume_new=assume_new))
+        if not self.settle():  # decided on a state that did not come true
+            self._redo(batch)
+            return
+        self._send_dead_letters(batch.dead)
+        batch.dead_letters_sent = True
+        self.writer.submit(job_of(decided.stored, batch.trackings, decided.parked, batch.dead))
+        batch.decided = decided
+        self._in_flight = batch
+
+    def settle(self) -> bool:
+        """Wait for the batch in flight; report it, or store it again on the synchronous path. True when
+        it was stored as decided."""
+        batch, self._in_flight = self._in_flight, None
+        if batch is None or batch.decided is None or self.writer is None:
+            return True
         try:
-            result = self._with_retry(lambda: self.app.register_batch(intakes, trackings=trackings, dead_letters=dead))
+            self.writer.result()
+        except IntegrityError as error:
+            if batch.decided.existing is None:  # decided as new devices: some were not
+                self._assume_new = False
+            log.info("feed_batch_decided_again", error=str(error), assumed_new=batch.decided.existing is None)
+            self._redo(batch)
+            return False
+        if batch.decided.existing == 0:  # the feed brings new devices again: stop asking for each batch
+            self._assume_new = True
+        self.app.remember(batch.decided)
+        self._done(batch, batch.decided.outcomes)
+        return True
+
+    def _redo(self, batch: _Batch) -> None:
+        """A batch whose transaction failed, decided again against what is stored now."""
+        self.app.forget_cached()
+        stored = self._with_retry(self.stored_offsets)
+        fresh = {tp: [r for r in records if r.offset > stored.get(tp.partition, -1)]
+                 for tp, records in batch.fresh.items()}
+        fresh = {tp: records for tp, records in fresh.items() if records}
+        if fresh:
+            intakes, dead = self._read(fresh)
+            again = _Batch(fresh, intakes, dead)
+            again.dead_letters_sent = batch.dead_letters_sent
+            self._store_now(again)
+
+    def _store_now(self, batch: _Batch) -> None:
+        if not batch.dead_letters_sent:
+            self._send_dead_letters(batch.dead)
+        try:
+            result = self._with_retry(lambda: self.app.register_batch(
+                batch.intakes, trackings=batch.trackings, dead_letters=batch.dead))
         except IntegrityError as error:
             # Another worker stored these offsets first (after a rebalance): ours are stale.
             self.stats.stale_batches += 1
             log.warning("feed_stale_batch", error=str(error))
-            self.seek_to_stored(list(fresh))
+            self.seek_to_stored(list(batch.fresh))
             return
-        self._account(result.outcomes, len(dead), sum(len(r) for r in fresh.values()))
+        self._done(batch, result.outcomes)
+
+    def _done(self, batch: _Batch, outcomes: Sequence[Any]) -> None:
+        fresh = batch.fresh
+        self._account(outcomes, len(batch.dead), sum(len(r) for r in fresh.values()))
         self._commit_informational(fresh)
         for tp, records in fresh.items():
             log.info(
@@ -226,20 +328,25 @@ class FeedWorker:
             log.info("feed_kafka_commit_skipped", error=str(error))
 
     def _with_retry(self, fn: Callable[[], Any]) -> Any:
-        for attempt in Retrying(
-            retry=retry_if_exception_type(TRANSIENT),
-            wait=wait_exponential(multiplier=0.2, max=5),
-            stop=stop_after_delay(self.retry_for_seconds),
-            reraise=True,
-            before_sleep=lambda rs: log.warning(
-                "feed_database_retry",
-                attempt=rs.attempt_number,
-                error=str(rs.outcome.exception()) if rs.outcome else "",
-            ),
-        ):
-            with attempt:
-                return fn()
-        return None  # pragma: no cover
+        return retry_transient(fn, self.retry_for_seconds)
+
+
+def retry_transient(fn: Callable[[], Any], for_seconds: float) -> Any:
+    """``fn()``, again with exponential backoff while the database is unreachable, up to ``for_seconds``."""
+    for attempt in Retrying(
+        retry=retry_if_exception_type(TRANSIENT),
+        wait=wait_exponential(multiplier=0.2, max=5),
+        stop=stop_after_delay(for_seconds),
+        reraise=True,
+        before_sleep=lambda rs: log.warning(
+            "feed_database_retry",
+            attempt=rs.attempt_number,
+            error=str(rs.outcome.exception()) if rs.outcome else "",
+        ),
+    ):
+        with attempt:
+            return fn()
+    return None  # pragma: no cover
 
 
 def feed_lag(app: CashbackApp, consumer: KafkaConsumer, topic: str) -> list[tuple[int, int, int, int]]:

@@ -119,7 +119,9 @@ class World:
                         (f"kafka:{self.topic}:%",))
         return sum(r[0] + 1 for r in rows)
 
-    def wait_for(self, predicate: Callable[[], bool], timeout: float = 120, what: str = "condition") -> None:
+    def wait_for(
+        self, predicate: Callable[[], bool], timeout: float = 120, what: str = "condition", interval: float = 0.3
+    ) -> None:
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if predicate():
@@ -127,7 +129,7 @@ class World:
             for proc in self.processes:
                 if proc.poll() not in (None, 0, -9, -15):
                     pytest.fail(f"a worker exited with {proc.returncode} while waiting for {what}: {self.logs()}")
-            time.sleep(0.3)
+            time.sleep(interval)
         pytest.fail(f"timed out waiting for {what}; logs: {self.logs()}")
 
     def logs(self) -> str:

@@ -7,6 +7,7 @@ import signal
 import subprocess
 import time
 from collections import Counter
+from pathlib import Path
 
 import pytest
 from kafka import KafkaConsumer
@@ -58,12 +59,16 @@ def test_records_delivered_twice_register_once(world: World) -> None:
 
 
 def test_kill_9_in_the_middle_of_a_large_batch_loses_and_doubles_nothing(world: World) -> None:
-    n = 12000
+    n = 30000
     world.produce(world.feed(n))
     worker = world.start_worker("worker", "feed", "--batch-size", "2000")
-    world.wait_for(lambda: 0 < world.stored_feed_records() < n, timeout=120, what="some progress")
+    world.wait_for(lambda: 0 < world.stored_feed_records() < n, timeout=120, what="some progress", interval=0.02)
+    writers = _children(worker.pid)  # the process storing the batches (workers/feed_writer.py)
+    assert writers, "the worker stores its batches from a child process"
     worker.send_signal(signal.SIGKILL)
     worker.wait(timeout=10)
+    world.wait_for(lambda: not any(_running(pid) for pid in writers), timeout=30,
+                   what="the writer to end with its parent")  # its last transaction committed or rolled back
     progress_at_kill = world.stored_feed_records()
     assert progress_at_kill < n, "the worker finished before it could be killed"
     world.start_worker("worker", "feed", "--batch-size", "2000")
@@ -220,3 +225,16 @@ def test_a_topic_made_again_stops_the_worker_until_its_positions_are_forgotten(w
     world.wait_for(lambda: len(world.registered_serials()) >= 50, what="the new topic's records")
     serials = world.registered_serials()
     assert len(serials) == 50 and len(set(serials)) == 50
+
+
+def _children(pid: int) -> list[int]:
+    return [int(child) for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+
+
+def _running(pid: int) -> bool:
+    """Alive and not a zombie (an orphan is reaped by whatever the container's first process is)."""
+    try:
+        stat = Path(f"/proc/{pid}/stat").read_text()
+    except FileNotFoundError:
+        return False
+    return stat.rsplit(")", 1)[1].split()[0] != "Z"

@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from uuid import UUID, uuid4
 
 import pytest
+from eventsourcing.persistence import IntegrityError
 
 from cashback.app import CashbackApp, Intake
 from cashback.clock import FixedClock
@@ -140,6 +141,28 @@ def test_claims_in_the_same_batch_go_to_the_first_company(app: CashbackApp) -> N
     assert registration is not None
     assert registration.customer_no == ENROLLED_TOO
     assert registration.refused_claims == [ENROLLED]
+
+
+def test_a_batch_decided_as_new_devices_is_refused_whole_when_one_is_not(app: CashbackApp) -> None:
+    # The feed worker decides its batches without asking the store until one proves it wrong.
+    app.register_batch([intake(PAYABLE_SB3, ENROLLED)])
+    before = event_count(app)
+    decided = app.decide_batch([intake(PAYABLE_SB5), intake(PAYABLE_SB3, ENROLLED_TOO)], assume_new=True)
+    assert decided.existing is None
+    assert [o.kind for o in decided.outcomes] == ["registered", "registered"]  # wrong for the second: not asked
+    with pytest.raises(IntegrityError):
+        app.record_batch(decided)
+    assert event_count(app) == before, "the new device of the refused batch is not stored either"
+    again = app.register_batch([intake(PAYABLE_SB5), intake(PAYABLE_SB3, ENROLLED_TOO)])
+    assert [(o.kind, o.reason) for o in again.outcomes] == [("registered", None), ("claim_refused", "ALREADY_CLAIMED")]
+    registration = app.get_registration(PAYABLE_SB3)
+    assert registration is not None and registration.customer_no == ENROLLED
+
+
+def test_a_batch_decided_after_asking_says_how_many_devices_were_known(app: CashbackApp) -> None:
+    app.register_batch([intake(PAYABLE_SB3)])
+    assert app.decide_batch([intake(PAYABLE_SB3), intake(PAYABLE_SB5)]).existing == 1
+    assert app.decide_batch([intake(PAYABLE_SB5)]).existing == 0
 
 
 def parked_rows(app: CashbackApp) -> list[tuple[object, ...]]:

@@ -1,0 +1,106 @@
+"""The feed worker's writer process: one batch at a time, its answer, and its end."""
+
+from __future__ import annotations
+
+import os
+import signal
+import time
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+
+import pytest
+from eventsourcing.persistence import IntegrityError
+
+from adapters.side_rows import DeadLetterRow
+from workers.feed_writer import WriteJob, WriterFailed, WriterProcess
+
+
+def _job(tag: str) -> WriteJob:
+    dead = DeadLetterRow("kafka:t", f"0/{tag}", "bad JSON", b"{", datetime(2026, 5, 1, tzinfo=UTC))
+    return WriteJob(events=[], trackings=[("kafka:t:0", int(tag))], parked=[], dead_letters=[dead])
+
+
+def _writing_to(folder: Path) -> Callable[[], Callable[[WriteJob], None]]:
+    """A store that writes each job's first tracking position to a file, or fails as the job asks."""
+
+    def make() -> Callable[[WriteJob], None]:
+        def store(job: WriteJob) -> None:
+            name, offset = job.trackings[0]
+            if offset == 13:
+                raise IntegrityError("duplicate key value violates unique constraint")
+            if offset == 66:
+                raise ValueError("something else went wrong")
+            (folder / f"{offset}.stored").write_text(job.dead_letters[0].position)
+
+        return store
+
+    return make
+
+
+def test_each_batch_is_stored_by_the_child_and_answered(tmp_path: Path) -> None:
+    writer = WriterProcess(_writing_to(tmp_path))
+    try:
+        for offset in ("1", "2", "3"):
+            writer.submit(_job(offset))
+            writer.result()
+        assert sorted(p.name for p in tmp_path.iterdir()) == ["1.stored", "2.stored", "3.stored"]
+        assert (tmp_path / "2.stored").read_text() == "0/2"
+    finally:
+        writer.close()
+
+
+def test_a_conflict_comes_back_as_integrity_error_and_the_writer_goes_on(tmp_path: Path) -> None:
+    writer = WriterProcess(_writing_to(tmp_path))
+    try:
+        writer.submit(_job("13"))
+        with pytest.raises(IntegrityError, match="unique constraint"):
+            writer.result()
+        writer.submit(_job("66"))
+        with pytest.raises(WriterFailed, match="something else went wrong"):
+            writer.result()
+        writer.submit(_job("4"))
+        writer.result()
+        assert (tmp_path / "4.stored").exists()
+    finally:
+        writer.close()
+
+
+def test_one_batch_in_flight_at_most(tmp_path: Path) -> None:
+    writer = WriterProcess(_writing_to(tmp_path))
+    try:
+        writer.submit(_job("1"))
+        with pytest.raises(RuntimeError, match="already in flight"):
+            writer.submit(_job("2"))
+        writer.result()
+    finally:
+        writer.close()
+
+
+def test_a_dead_writer_is_an_error_not_a_hang(tmp_path: Path) -> None:
+    writer = WriterProcess(_writing_to(tmp_path))
+    try:
+        pid = writer._process.pid
+        assert pid is not None
+        os.kill(pid, signal.SIGKILL)
+        writer._process.join(timeout=10)
+        writer.submit(_job("5"))
+        with pytest.raises(WriterFailed, match="ended"):
+            writer.result()
+    except BrokenPipeError:
+        pass  # the send itself may already notice
+    finally:
+        writer.close()
+
+
+def test_the_child_ignores_sigterm_and_ends_when_the_parent_closes(tmp_path: Path) -> None:
+    writer = WriterProcess(_writing_to(tmp_path))
+    pid = writer._process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGTERM)  # a Ctrl-C or SIGTERM to the process group: the parent decides
+    time.sleep(0.2)
+    writer.submit(_job("7"))
+    writer.result()
+    writer.close()
+    assert not writer._process.is_alive()
+    assert writer._process.exitcode == 0

@@ -1,0 +1,150 @@
+"""The feed worker's transactions, in a process of their own.
+
+While batch k is hashed, encoded and copied into PostgreSQL, the worker reads and decides batch
+k + 1. A thread cannot do this: it shares the interpreter's lock with the decisions, and measured
+slower than no overlap at all. So the writer is a child process, forked before anything connects
+(PostgreSQL, Kafka); it builds its own recorder and serves one batch at a time over a pipe:
+
+    parent → child   ``WriteJob`` (events, positions, side rows)
+    child → parent   ``("ok", "")``, ``("integrity", message)`` or ``("error", traceback)``
+
+One job in flight at most: the parent sends batch k + 1 only after batch k's answer. The child
+ignores SIGINT/SIGTERM (the parent decides when to stop: it finishes the batch in flight, then
+closes the pipe) and exits at end of file, also when the parent was killed: a transaction in flight
+then commits or rolls back whole, like any other.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+import os
+import signal
+import traceback
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from multiprocessing.connection import Connection
+from typing import Any
+
+import structlog
+from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
+
+from adapters.side_rows import DeadLetterRow, ParkedRow
+
+log = structlog.get_logger(__name__)
+
+#: (originator id, originator version, topic, state): what a stored event is, without its class.
+EventTuple = tuple[Any, int, str, bytes]
+
+
+@dataclass(frozen=True)
+class WriteJob:
+    events: list[EventTuple]
+    trackings: list[tuple[str, int]]
+    parked: Sequence[ParkedRow]
+    dead_letters: Sequence[DeadLetterRow]
+
+
+class WriterFailed(RuntimeError):
+    """The writer process could not store a batch for a reason other than a conflict."""
+
+
+class WriterProcess:
+    """A forked child that runs ``store(job)`` for each job, one at a time."""
+
+    def __init__(self, make_store: Callable[[], Callable[[WriteJob], None]]) -> None:
+        context = multiprocessing.get_context("fork")
+        self._conn, child = context.Pipe()
+        self._process = context.Process(target=_serve, args=(child, self._conn, make_store),
+                                         name="cashback-feed-writer", daemon=True)
+        # Blocked across the fork, so that the child ignores them before one can reach it.
+        stopping = {signal.SIGINT, signal.SIGTERM}
+        previous = signal.pthread_sigmask(signal.SIG_BLOCK, stopping)
+        try:
+            self._process.start()
+        finally:
+            signal.pthread_sigmask(signal.SIG_SETMASK, previous)
+        child.close()
+        self._pending = False
+        log.info("feed_writer_started", pid=self._process.pid)
+
+    def submit(self, job: WriteJob) -> None:
+        if self._pending:
+            raise RuntimeError("a batch is already in flight")
+        self._conn.send(job)
+        self._pending = True
+
+    @property
+    def pending(self) -> bool:
+        return self._pending
+
+    def result(self) -> None:
+        """Wait for the batch in flight: nothing, IntegrityError (a conflict: decide again) or WriterFailed."""
+        self._pending = False
+        try:
+            kind, detail = self._conn.recv()
+        except EOFError:
+            raise WriterFailed(f"the writer process ended (exit code {self._process.exitcode})") from None
+        if kind == "integrity":
+            raise IntegrityError(detail)
+        if kind != "ok":
+            raise WriterFailed(detail)
+
+    def close(self) -> None:
+        """Let the batch in flight end, then stop the child."""
+        self._conn.close()
+        self._process.join(timeout=300)
+        if self._process.is_alive():  # pragma: no cover - a transaction stuck past the database's own timeouts
+            self._process.kill()
+            self._process.join()
+
+
+def _serve(conn: Connection, parent_end: Connection, make_store: Callable[[], Callable[[WriteJob], None]]) -> None:
+    parent_end.close()  # else the pipe never reaches its end of file when the parent closes or dies
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    signal.signal(signal.SIGTERM, signal.SIG_IGN)
+    signal.pthread_sigmask(signal.SIG_UNBLOCK, {signal.SIGINT, signal.SIGTERM})
+    code = 0
+    try:
+        store = make_store()
+        while True:
+            try:
+                job = conn.recv()
+            except EOFError:
+                break
+            try:
+                store(job)
+            except IntegrityError as error:
+                conn.send(("integrity", str(error)))
+            except Exception:
+                conn.send(("error", traceback.format_exc()))
+            else:
+                conn.send(("ok", ""))
+    except BaseException:
+        traceback.print_exc()
+        code = 1
+    finally:
+        # The parent's objects were copied by the fork (its pools, its consumer): their finalisers must
+        # not run here, where they would close the parent's connections.
+        os._exit(code)
+
+
+def job_of(stored: Sequence[StoredEvent], trackings: Sequence[Tracking], parked: Sequence[ParkedRow],
+           dead_letters: Sequence[DeadLetterRow]) -> WriteJob:
+    return WriteJob(
+        [(e.originator_id, e.originator_version, e.topic, e.state) for e in stored],
+        [(t.application_name, t.notification_id) for t in trackings],
+        parked,
+        dead_letters,
+    )
+
+
+def recorder_store(recorder: Any, retrying: Callable[[Callable[[], Any]], Any]) -> Callable[[WriteJob], None]:
+    """``store(job)`` for a recorder that hashes, encodes and inserts (adapters/postgres_store.py)."""
+
+    def store(job: WriteJob) -> None:
+        events = [StoredEvent(originator_id=i, originator_version=v, topic=t, state=s) for i, v, t, s in job.events]
+        trackings = [Tracking(name, offset) for name, offset in job.trackings]
+        retrying(lambda: recorder.insert_events(events, trackings=trackings, parked=list(job.parked),
+                                                dead_letters=list(job.dead_letters)))
+
+    return store
