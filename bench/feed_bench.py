@@ -644,23 +644,21 @@ def raw_copy(res: Resources, app: Any, n: int, topic: str) -> dict[str, Any]:
 
 PHASES: tuple[tuple[str, str], ...] = (
     ("run", "FeedWorker.run (whole loop)"),
-    ("poll", "  KafkaConsumer.poll"),
-    ("process", "  FeedWorker.process"),
+    ("poll", "  FeedSource.poll"),
+    ("submit", "  FeedWorker.submit (one batch)"),
     ("stored_offsets", "    stored_offsets (SELECT trackings)"),
     ("read", "    _read (parse_feed_record, Intake)"),
     ("parse", "      parse_feed_record"),
+    ("decide_batch", "    app.decide_batch"),
+    ("enrolments", "      app.enrolments (SELECT companies)"),
+    ("select_versions", "      recorder.select_versions (after a batch of known devices)"),
+    ("repository_get", "      repository.get"),
+    ("to_stored_event", "      mapper.to_stored_event"),
+    ("settle", "    settle (waiting for the writer's previous batch)"),
     ("send_dead_letters", "    _send_dead_letters (DLQ send + flush)"),
-    ("register_batch", "    app.register_batch"),
-    ("decide_batch", "      app._decide_batch"),
-    ("enrolments", "        app.enrolments (SELECT companies)"),
-    ("select_versions", "        recorder.select_versions"),
-    ("repository_get", "        repository.get"),
-    ("save", "      app.save"),
-    ("to_stored_event", "        mapper.to_stored_event"),
-    ("insert_events", "        recorder.insert_events (transaction)"),
     ("commit_informational", "    _commit_informational (Kafka commit)"),
+    ("register_batch", "    app.register_batch (a batch decided again)"),
 )
-
 
 class Timers:
     def __init__(self) -> None:
@@ -686,7 +684,7 @@ def in_process_worker(res: Resources, world: World, batch_size: int, timers: Tim
 
     import workers.feed as feed_module
     from adapters.kafka_clients import feed_source, reliable_producer
-    from cashback.bootstrap import build
+    from cashback.bootstrap import build, feed_writer
     from cashback.clock import FixedClock
     from cashback.logging import configure
     from cashback.settings import Settings
@@ -704,6 +702,9 @@ def in_process_worker(res: Resources, world: World, batch_size: int, timers: Tim
         sys.stderr = real_stderr
     settings = Settings(**{k.removeprefix("CASHBACK_").lower(): v for k, v in world.env.items()
                            if k.startswith("CASHBACK_")})
+    writer = feed_writer(settings)  # its transactions are not in the breakdown: they run in the child
+    assert writer is not None
+    res.closers.append(writer.close)
     engine = build(settings, clock=FixedClock(datetime.fromisoformat(NOW)))
     res.closers.append(engine.close)
     freeze_startup_heap()
@@ -720,19 +721,18 @@ def in_process_worker(res: Resources, world: World, batch_size: int, timers: Tim
             stop.set()
 
     worker = FeedWorker(app, consumer, world.topic, dead_letter_producer=dlq, dead_letter_topic=f"{world.topic}.dlq",
-                        batch_size=batch_size, on_batch=on_batch)
+                        batch_size=batch_size, on_batch=on_batch, writer=writer)
     parse = feed_module.parse_feed_record
     if timers:
         consumer.poll = timers.wrap("poll", consumer.poll)  # type: ignore[method-assign]
-        for name, attr in (("process", "process"), ("stored_offsets", "stored_offsets"), ("read", "_read"),
-                           ("send_dead_letters", "_send_dead_letters"),
+        for name, attr in (("submit", "submit"), ("stored_offsets", "stored_offsets"), ("read", "_read"),
+                           ("settle", "settle"), ("send_dead_letters", "_send_dead_letters"),
                            ("commit_informational", "_commit_informational")):
             setattr(worker, attr, timers.wrap(name, getattr(worker, attr)))
-        for name, attr in (("register_batch", "register_batch"), ("decide_batch", "_decide_batch"),
-                           ("enrolments", "enrolments"), ("save", "save")):
+        for name, attr in (("register_batch", "register_batch"), ("decide_batch", "decide_batch"),
+                           ("enrolments", "enrolments")):
             setattr(app, attr, timers.wrap(name, getattr(app, attr)))
         app.recorder.select_versions = timers.wrap("select_versions", app.recorder.select_versions)
-        app.recorder.insert_events = timers.wrap("insert_events", app.recorder.insert_events)
         app.repository.get = timers.wrap("repository_get", app.repository.get)  # type: ignore[method-assign]
         app.mapper.to_stored_event = timers.wrap("to_stored_event", app.mapper.to_stored_event)  # type: ignore[method-assign]
         feed_module.parse_feed_record = timers.wrap("parse", parse)

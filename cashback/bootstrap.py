@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import os
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
@@ -18,6 +18,9 @@ from domain.catalog import DeviceCatalog
 from domain.terms import CampaignTerms
 from projections.db import PostgresProjectionDB, ProjectionDB, SQLiteProjectionDB
 from projections.projector import Projector
+
+if TYPE_CHECKING:
+    from workers.feed_writer import WriterProcess
 
 
 @dataclass
@@ -45,6 +48,18 @@ def build_recorder(settings: Settings) -> Any:
     recorder = InfrastructureFactory.construct(env).process_recorder()
     recorder.chain_key = settings.audit_key.get_secret_value().encode("utf-8")  # type: ignore[attr-defined]
     return recorder
+
+
+def feed_writer(settings: Settings) -> WriterProcess | None:
+    """On PostgreSQL, the process that stores one feed batch while the worker decides the next
+    (workers/feed_writer.py); on SQLite, none: the worker stores each batch itself. Call it before
+    anything connects: it forks."""
+    if settings.store != "postgres":
+        return None
+    from workers.feed import retry_transient
+    from workers.feed_writer import WriterProcess, recorder_store
+
+    return WriterProcess(lambda: recorder_store(build_recorder(settings), lambda fn: retry_transient(fn, 240.0)))
 
 
 def open_read_db(settings: Settings) -> ProjectionDB:

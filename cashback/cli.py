@@ -7,7 +7,7 @@ import sys
 import uuid
 from datetime import UTC, date, datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any, Optional
+from typing import Annotated, Optional
 
 import typer
 
@@ -16,9 +16,6 @@ from cashback.cli_support import State, _settings, engine, fail, money
 from cashback.clock import FixedClock
 from cashback.commands import register_all
 from cashback.logging import configure
-
-if TYPE_CHECKING:
-    from cashback.settings import Settings
 
 app = typer.Typer(
     help="Cashback status engine: registrations, documents, payouts, audit.",
@@ -509,7 +506,9 @@ def worker_feed(
     stop = stop_on_signals()
     s = _settings()
     size = batch_size or s.batch_size
-    writer = _feed_writer(s)  # forked first: before anything connects
+    from cashback.bootstrap import feed_writer
+
+    writer = feed_writer(s)  # forked first: before anything connects
     try:
         with engine() as eng:
             freeze_startup_heap()
@@ -532,18 +531,6 @@ def worker_feed(
         f"registered {stats.registered}, duplicates {stats.duplicates}, parked {stats.parked}, "
         f"dead-lettered {stats.dead_lettered}"
     )
-
-
-def _feed_writer(s: Settings) -> Any:
-    """On PostgreSQL, the process that stores one batch while the worker decides the next
-    (workers/feed_writer.py); on SQLite, none: the worker stores each batch itself."""
-    if s.store != "postgres":
-        return None
-    from cashback.bootstrap import build_recorder
-    from workers.feed import retry_transient
-    from workers.feed_writer import WriterProcess, recorder_store
-
-    return WriterProcess(lambda: recorder_store(build_recorder(s), lambda fn: retry_transient(fn, 240.0)))
 
 
 @feed_app.command("status")

@@ -26,7 +26,7 @@ def _writing_to(folder: Path) -> Callable[[], Callable[[WriteJob], None]]:
 
     def make() -> Callable[[WriteJob], None]:
         def store(job: WriteJob) -> None:
-            name, offset = job.trackings[0]
+            _, offset = job.trackings[0]
             if offset == 13:
                 raise IntegrityError("duplicate key value violates unique constraint")
             if offset == 66:
