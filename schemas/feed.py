@@ -6,7 +6,7 @@ import re
 from datetime import date, datetime
 from typing import Annotated, Literal
 
-from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, field_validator
+from pydantic import AfterValidator, BaseModel, ConfigDict, Field, StringConstraints, create_model, field_validator
 
 FEED_TOPIC = "portal.device-registrations.v1"
 MAX_RECORD_BYTES = 64 * 1024
@@ -21,9 +21,8 @@ def _printable(value: str) -> str:
     return value
 
 
-Text = Annotated[
-    str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100), AfterValidator(_printable)
-]
+PlainText = Annotated[str, StringConstraints(strip_whitespace=True, min_length=1, max_length=100)]
+Text = Annotated[PlainText, AfterValidator(_printable)]
 
 
 class FeedRecordV1(BaseModel):
@@ -46,3 +45,14 @@ class FeedRecordV1(BaseModel):
         if type(value) is not int:
             raise ValueError(f"schema_version must be the integer 1, not {value!r}")
         return value
+
+
+#: FeedRecordV1 without the control-character check, for records that cannot hold one: a JSON
+#: string has a control character only through an escape (the parser refuses them raw) or as a raw
+#: DEL, so a record with no backslash and no DEL byte needs no check (adapters/feed_records.py).
+UncheckedFeedRecordV1 = create_model(
+    "FeedRecordV1",
+    __base__=FeedRecordV1,
+    **{name: (PlainText, Field(description=FeedRecordV1.model_fields[name].description))  # type: ignore[call-overload]
+       for name in ("serial", "device_type", "customer_no", "plant_id")},
+)

@@ -7,10 +7,13 @@ from datetime import date
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from pydantic import ValidationError
 
 from adapters.feed_records import BadRecord, parse_feed_record
 from domain.decision import RegistrationRequest
-from schemas.feed import MAX_RECORD_BYTES
+from schemas.feed import MAX_RECORD_BYTES, FeedRecordV1, UncheckedFeedRecordV1
 
 GOOD: dict[str, Any] = {
     "schema_version": 1,
@@ -120,3 +123,32 @@ def test_schema_version_that_is_not_the_integer_one_is_refused(version: object) 
     result = parse_feed_record(encode({**GOOD, "schema_version": version}))
     assert isinstance(result, BadRecord)
     assert "schema_version" in result.reason
+
+
+@pytest.mark.parametrize("raw", [
+    b'"\\u0000"', b'"A\\u001fB"', b'"A\\tB"', b'"A\\nB"', b'"A\x7fB"', b'"A\\u007fB"',
+])
+@pytest.mark.parametrize("field", ["serial", "device_type", "customer_no", "plant_id"])
+def test_a_control_character_in_any_text_field_is_refused_however_it_is_written(raw: bytes, field: str) -> None:
+    text = json.dumps({**GOOD, field: "MARK"}).encode()
+    bad = text.replace(b'"MARK"', raw, 1)
+    result = parse_feed_record(bad)
+    assert isinstance(result, BadRecord)
+    assert f"{field}: Value error, must not contain control characters" in result.reason
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.dictionaries(st.sampled_from(["serial", "device_type", "customer_no", "plant_id"]),
+                       st.text(alphabet=st.characters(codec="utf-8"), max_size=12), min_size=1))
+def test_records_without_escapes_read_the_same_with_or_without_the_control_check(texts: dict[str, str]) -> None:
+    # The fast path (no backslash, no DEL: no control character possible) agrees with the checking model.
+    raw = json.dumps({**GOOD, **texts}, ensure_ascii=False).encode()
+    if b"\\" in raw or b"\x7f" in raw:
+        return
+    outcomes = []
+    for model in (FeedRecordV1, UncheckedFeedRecordV1):
+        try:
+            outcomes.append(model.model_validate_json(raw).model_dump())
+        except ValidationError as error:
+            outcomes.append([e["loc"] for e in error.errors()])
+    assert outcomes[0] == outcomes[1]
