@@ -42,12 +42,19 @@ class FeedSource:
         self._assigning: dict[TopicPartition, int] | None = None  # seeks asked for during an assignment
         self._partitions: dict[tuple[str, int], TopicPartition] = {}
         self._assigned: set[TopicPartition] = set()
+        self._topics: list[str] | None = None
+        self._closed = False
 
     # --- the group ----------------------------------------------------------------------------------
 
     def subscribe(self, topics: Sequence[str], listener: ConsumerRebalanceListener | None = None) -> None:
+        """Join the group for ``topics``. Subscribed already to them (to join while the caller was still
+        starting): only the listener is set, before any assignment can reach it (they come in ``poll``)."""
         self._listener = listener
-        self._consumer.subscribe(list(topics), on_assign=self._on_assign, on_revoke=self._on_revoke,
+        if self._topics == list(topics):
+            return
+        self._topics = list(topics)
+        self._consumer.subscribe(self._topics, on_assign=self._on_assign, on_revoke=self._on_revoke,
                                  on_lost=self._on_revoke)
 
     def _on_assign(self, consumer: ck.Consumer, partitions: list[ck.TopicPartition]) -> None:
@@ -138,7 +145,9 @@ class FeedSource:
         )
 
     def close(self, autocommit: bool = False) -> None:
-        self._consumer.close()
+        if not self._closed:
+            self._closed = True
+            self._consumer.close()
 
     def _tp(self, topic: str, partition: int) -> TopicPartition:
         tp = self._partitions.get((topic, partition))

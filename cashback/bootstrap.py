@@ -59,7 +59,20 @@ def feed_writer(settings: Settings) -> WriterProcess | None:
     from workers.feed import retry_transient
     from workers.feed_writer import WriterProcess, recorder_store
 
-    return WriterProcess(lambda: recorder_store(build_recorder(settings), lambda fn: retry_transient(fn, 240.0)))
+    def make_store() -> Any:  # runs in the child
+        producers: list[Any] = []
+
+        def send(rows: Any) -> None:
+            from adapters.kafka_clients import reliable_producer
+            from workers.dead_letters import send_dead_letters
+
+            if not producers:
+                producers.append(reliable_producer(settings.kafka_bootstrap, "cashback-feed-dlq"))
+            send_dead_letters(producers[0], settings.feed_dead_letter_topic, settings.feed_topic, rows)
+
+        return recorder_store(build_recorder(settings), lambda fn: retry_transient(fn, 240.0), send)
+
+    return WriterProcess(make_store)
 
 
 def open_read_db(settings: Settings) -> ProjectionDB:

@@ -499,6 +499,7 @@ def worker_feed(
 ) -> None:
     """Consume the portal topic; events and offsets of every partition in one transaction."""
     from adapters.kafka_clients import ensure_topics, feed_source, reliable_producer
+    from cashback.bootstrap import feed_writer
     from workers.feed import FeedWorker
     from workers.heap import freeze_startup_heap
     from workers.signals import stop_on_signals
@@ -506,16 +507,17 @@ def worker_feed(
     stop = stop_on_signals()
     s = _settings()
     size = batch_size or s.batch_size
-    from cashback.bootstrap import feed_writer
-
     writer = feed_writer(s)  # forked first: before anything connects
+    source = None
     try:
+        ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
+        source = feed_source(s.kafka_bootstrap, group or s.feed_group)
+        source.subscribe([s.feed_topic])  # joins the group while the engine is being built
         with engine() as eng:
             freeze_startup_heap()
-            ensure_topics(s.kafka_bootstrap, {s.feed_topic: 4, s.feed_dead_letter_topic: 1})
             worker = FeedWorker(
                 eng.app,
-                feed_source(s.kafka_bootstrap, group or s.feed_group),
+                source,
                 s.feed_topic,
                 dead_letter_producer=reliable_producer(s.kafka_bootstrap, "cashback-feed-dlq"),
                 dead_letter_topic=s.feed_dead_letter_topic,
@@ -524,6 +526,8 @@ def worker_feed(
             )
             stats = worker.run(stop)
     finally:
+        if source is not None:
+            source.close()  # already closed by the worker when it ran
         if writer is not None:
             writer.close()
     typer.echo(

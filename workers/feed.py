@@ -28,6 +28,7 @@ from adapters.feed_records import BadRecord, parse_feed_record
 from adapters.side_rows import DeadLetterRow
 from cashback.app import CashbackApp, DecidedBatch, Intake
 from domain.provenance import Channel, Provenance
+from workers.dead_letters import send_dead_letters
 from workers.feed_writer import WriterProcess, job_of
 from workers.offsets import OffsetsBeyondTopic, beyond_end, seek_to_stored, stored_offsets, tracking_name
 
@@ -189,9 +190,8 @@ class FeedWorker:
         if not self.settle():  # decided on a state that did not come true
             self._redo(batch)
             return
-        self._send_dead_letters(batch.dead)
+        self.writer.submit(job_of(decided.stored, batch.trackings, decided.parked, batch.dead))  # it sends them first
         batch.dead_letters_sent = True
-        self.writer.submit(job_of(decided.stored, batch.trackings, decided.parked, batch.dead))
         batch.decided = decided
         self._in_flight = batch
 
@@ -292,21 +292,8 @@ class FeedWorker:
         return intakes, dead
 
     def _send_dead_letters(self, dead: Sequence[DeadLetterRow]) -> None:
-        if not dead or self.dlq is None or not self.dlq_topic:
-            return
-        for row in dead:
-            partition, offset = row.position.split("/")
-            self.dlq.send(
-                self.dlq_topic,
-                value=row.payload,
-                headers=[
-                    ("reason", row.reason.encode()),
-                    ("source_topic", self.topic.encode()),
-                    ("source_partition", partition.encode()),
-                    ("source_offset", offset.encode()),
-                ],
-            )
-        self.dlq.flush(timeout=30)
+        if dead and self.dlq is not None and self.dlq_topic:
+            send_dead_letters(self.dlq, self.dlq_topic, self.topic, dead)
 
     def _account(self, outcomes: Sequence[Any], dead: int, records: int) -> None:
         s = self.stats

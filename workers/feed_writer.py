@@ -141,10 +141,17 @@ def job_of(stored: Sequence[StoredEvent], trackings: Sequence[Tracking], parked:
     )
 
 
-def recorder_store(recorder: Any, retrying: Callable[[Callable[[], Any]], Any]) -> Callable[[WriteJob], None]:
-    """``store(job)`` for a recorder that hashes, encodes and inserts (adapters/postgres_store.py)."""
+def recorder_store(
+    recorder: Any,
+    retrying: Callable[[Callable[[], Any]], Any],
+    send_dead_letters: Callable[[Sequence[DeadLetterRow]], None] | None = None,
+) -> Callable[[WriteJob], None]:
+    """``store(job)`` for a recorder that hashes, encodes and inserts (adapters/postgres_store.py); the
+    job's dead letters are sent to their topic first (at worst twice, never missing)."""
 
     def store(job: WriteJob) -> None:
+        if job.dead_letters and send_dead_letters is not None:
+            send_dead_letters(job.dead_letters)
         events = [StoredEvent(originator_id=UUID(bytes=i) if type(i) is bytes else i, originator_version=v, topic=t,
                               state=s) for i, v, t, s in job.events]
         trackings = [Tracking(name, offset) for name, offset in job.trackings]
