@@ -147,7 +147,9 @@ class FeedWorker:
         log.info("feed_worker_started", topic=self.topic, batch_size=self.batch_size)
         try:
             while not stop.is_set():
-                polled = self.consumer.poll(timeout_ms=self.poll_timeout_ms, max_records=self.batch_size)
+                # With a batch in flight, no waiting for records: none there, it is reported at once.
+                timeout_ms = 0 if self._in_flight is not None else self.poll_timeout_ms
+                polled = self.consumer.poll(timeout_ms=timeout_ms, max_records=self.batch_size)
                 if polled:
                     self.submit(polled)
                 else:

@@ -80,12 +80,14 @@ def test_kill_9_in_the_middle_of_a_large_batch_loses_and_doubles_nothing(world: 
 
 def test_postgres_stopped_and_restarted_while_the_worker_runs(world: World) -> None:
     n = 8000
-    world.produce(world.feed(n))
+    records = world.feed(n)
+    world.produce(records[: n // 2])
     world.start_worker("worker", "feed", "--batch-size", "300")
     world.wait_for(lambda: world.stored_feed_records() > 0, what="some progress")
     services = str(ROOT / "scripts" / "services.sh")
     subprocess.run([services, "pg-stop"], check=True, timeout=120)
     try:
+        world.produce(records[n // 2:])  # the portal goes on publishing meanwhile
         time.sleep(4)  # longer than the library's own retries: the worker must back off and wait
     finally:
         subprocess.run([services, "pg-start"], check=True, timeout=120)
