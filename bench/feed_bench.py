@@ -309,25 +309,42 @@ def _count_consumed(consumer: Any, n: int, label: str, cpu: float, started: floa
 
 # --- end to end: the real worker as a subprocess ----------------------------------------------------------------
 
+def process_tree(pid: int) -> list[int]:
+    """The process and its descendants (the feed worker forks its writer)."""
+    pids, i = [pid], 0
+    while i < len(pids):
+        try:
+            pids.extend(int(c) for c in Path(f"/proc/{pids[i]}/task/{pids[i]}/children").read_text().split())
+        except (FileNotFoundError, ProcessLookupError):
+            pass
+        i += 1
+    return pids
+
+
 def rss_kib(pid: int) -> dict[str, int]:
+    """VmRSS and VmHWM of the process and its descendants, summed (each one's peak: an upper bound)."""
     out: dict[str, int] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key, _, value = line.partition(":")
-            if key in ("VmRSS", "VmHWM"):
-                out[key] = int(value.split()[0])
-    except (FileNotFoundError, ProcessLookupError):
-        pass
+    for one in process_tree(pid):
+        try:
+            for line in Path(f"/proc/{one}/status").read_text().splitlines():
+                key, _, value = line.partition(":")
+                if key in ("VmRSS", "VmHWM"):
+                    out[key] = out.get(key, 0) + int(value.split()[0])
+        except (FileNotFoundError, ProcessLookupError):
+            pass
     return out
 
 
 def cpu_seconds(pid: int) -> float | None:
-    """utime + stime of a live process, from /proc/<pid>/stat."""
-    try:
-        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    except (FileNotFoundError, ProcessLookupError):
-        return None
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    """utime + stime of a live process and its live descendants, from /proc/<pid>/stat."""
+    total = None
+    for one in process_tree(pid):
+        try:
+            fields = Path(f"/proc/{one}/stat").read_text().rsplit(")", 1)[1].split()
+        except (FileNotFoundError, ProcessLookupError):
+            continue
+        total = (total or 0.0) + (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+    return total
 
 
 def tracked(conn: psycopg.Connection[Any], schema: str, topic: str) -> dict[int, int]:
@@ -854,8 +871,8 @@ def table(results: dict[str, Any]) -> str:
     target = results["target"]
     lines += [
         "-" * 107,
-        "CPU us/rec: the worker processes' own CPU for the end-to-end lines; the benchmark process's CPU for the",
-        "references (PostgreSQL's and Kafka's CPU not included)",
+        "CPU us/rec: the worker processes' own CPU (each with its writer process) for the end-to-end lines; the",
+        "benchmark process's CPU for the references (PostgreSQL's and Kafka's CPU not included)",
         f"workers: {workers} process(es) of `cashback worker feed` in one consumer group, started together when",
         "the clock starts; the catalog's cache was made by the enrol step before (catalog of "
         f"{results['catalog']['serials']:,}: parse {results['catalog']['parse_s']:.2f} s, cached start "
@@ -873,7 +890,7 @@ def table(results: dict[str, Any]) -> str:
         f"{TARGET_FACTOR:g}x; {_fmt(results['ratios'].get('from_ready_over_batched_save'))} from partitions "
         f"assigned: {'PASS' if target.get('pass_from_ready') else 'FAIL'})",
         "",
-        "worker peak RSS (VmHWM / sampled VmRSS):",
+        "worker peak RSS (VmHWM / sampled VmRSS; the worker and its writer process, summed):",
     ]
     for point in results["rss"]:
         idle = point.get("idle_rss_mib")
