@@ -13,6 +13,7 @@ bench/results.json; progress goes to stderr. See bench/README.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import json
 import os
@@ -313,10 +314,8 @@ def process_tree(pid: int) -> list[int]:
     """The process and its descendants (the feed worker forks its writer)."""
     pids, i = [pid], 0
     while i < len(pids):
-        try:
+        with contextlib.suppress(FileNotFoundError, ProcessLookupError):
             pids.extend(int(c) for c in Path(f"/proc/{pids[i]}/task/{pids[i]}/children").read_text().split())
-        except (FileNotFoundError, ProcessLookupError):
-            pass
         i += 1
     return pids
 
