@@ -47,8 +47,11 @@ def is_development_key(key: bytes) -> bool:
     return key == DEVELOPMENT_KEY.encode("utf-8")
 
 
-def originator_text(originator_id: UUID | str) -> str:
-    """The id as hashed: ``str(UUID)`` (lowercase, with hyphens) for UUIDs, else the text itself."""
+def originator_text(originator_id: UUID | str | bytes) -> str:
+    """The id as hashed: ``str(UUID)`` (lowercase, with hyphens) for UUIDs — also given as their 16
+    bytes —, else the text itself."""
+    if type(originator_id) is bytes:
+        return uuid_text_from_hex(originator_id.hex())
     return str(originator_id)
 
 

@@ -14,9 +14,8 @@ from __future__ import annotations
 import struct
 from collections.abc import Sequence
 from itertools import chain
+from typing import Any
 from uuid import UUID
-
-from eventsourcing.persistence import StoredEvent
 
 COLUMNS = "originator_id, originator_version, topic, state, chain_hash, notification_id"
 
@@ -37,10 +36,11 @@ class RowEncoder:
         self.uuid_ids = uuid_ids
         self._topics: dict[str, bytes] = {}
 
-    def prefixes(self, events: Sequence[StoredEvent], chain_hashes: Sequence[bytes]) -> list[bytes]:
+    def prefixes(self, events: Sequence[Any], chain_hashes: Sequence[bytes]) -> list[bytes]:
+        """``events``: StoredEvents, or anything with their four attributes (workers/feed_writer.py)."""
         return [self.prefix(event, chain_hash) for event, chain_hash in zip(events, chain_hashes, strict=True)]
 
-    def prefix(self, event: StoredEvent, chain_hash: bytes) -> bytes:
+    def prefix(self, event: Any, chain_hash: bytes) -> bytes:
         ident = self._ident(event.originator_id)
         topic = self._topics.get(event.topic)
         if topic is None:
@@ -52,7 +52,9 @@ class RowEncoder:
             _LENGTH.pack(len(state)), state, _LENGTH.pack(len(chain_hash)), chain_hash,
         ))
 
-    def _ident(self, originator_id: UUID | str) -> bytes:
+    def _ident(self, originator_id: UUID | str | bytes) -> bytes:
+        if type(originator_id) is bytes:  # a UUID's 16 bytes (workers/feed_writer.py)
+            return originator_id
         if self.uuid_ids:
             return originator_id.bytes if isinstance(originator_id, UUID) else UUID(str(originator_id)).bytes
         return str(originator_id).encode("utf-8")

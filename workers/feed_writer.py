@@ -23,7 +23,7 @@ import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from multiprocessing.connection import Connection
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -35,6 +35,13 @@ log = structlog.get_logger(__name__)
 
 #: (originator id — a UUID's 16 bytes, or text —, originator version, topic, state): a stored event without its class.
 EventTuple = tuple[Any, int, str, bytes]
+
+
+class EventRow(NamedTuple):
+    originator_id: Any
+    originator_version: int
+    topic: str
+    state: bytes
 
 
 @dataclass(frozen=True)
@@ -152,8 +159,12 @@ def recorder_store(
     def store(job: WriteJob) -> None:
         if job.dead_letters and send_dead_letters is not None:
             send_dead_letters(job.dead_letters)
-        events = [StoredEvent(originator_id=UUID(bytes=i) if type(i) is bytes else i, originator_version=v, topic=t,
-                              state=s) for i, v, t, s in job.events]
+        # A batch of first events needs nothing but these four attributes (hashes, COPY rows); a later
+        # event's previous hash is looked up by id: then the ids are UUIDs again.
+        events: list[Any] = [EventRow._make(e) for e in job.events]
+        if any(e.originator_version > 1 for e in events):
+            events = [StoredEvent(originator_id=UUID(bytes=i) if type(i) is bytes else i, originator_version=v,
+                                  topic=t, state=s) for i, v, t, s in job.events]
         trackings = [Tracking(name, offset) for name, offset in job.trackings]
         retrying(lambda: recorder.insert_events(events, trackings=trackings, parked=list(job.parked),
                                                 dead_letters=list(job.dead_letters)))

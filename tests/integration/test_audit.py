@@ -9,6 +9,7 @@ someone with database access would, and `cashback audit verify` must say what an
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 from typing import Any
 
@@ -62,6 +63,23 @@ def test_a_clean_store_verifies_ok(world: World) -> None:
     # one device's chain only
     code, report, _ = verify(world, "--serial", serials[0])
     assert code == 0 and report["events"] == 3 and report["aggregates"] == 1
+
+
+def test_events_stored_by_the_feed_worker_verify(world: World) -> None:
+    # The Kafka worker hashes in its writer process; the chains must verify like any other.
+    world.produce(world.feed(3000))
+    worker = world.start_worker("worker", "feed", "--batch-size", "700")
+    world.wait_for(lambda: world.stored_feed_records() >= 3000, what="the feed to be stored")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    world.produce(world.feed(300))  # the same devices again (duplicates: nothing new) and a payment run
+    world.start_worker("worker", "feed", "--batch-size", "700")
+    world.wait_for(lambda: world.stored_feed_records() >= 3300, what="the republished records")
+    world.cli("payment-run", "--out", str(world.tmp / "payouts.jsonl"))
+    code, report, _ = verify(world)
+    assert world.sql(f"SELECT COUNT(DISTINCT originator_id) FROM {EVENTS} WHERE topic LIKE %s",
+                     ("%DeviceRegistration%",)) == [(3000,)]
+    assert code == 0 and report["ok"] and report["findings"] == []
 
 
 def test_a_forger_without_the_key_cannot_make_a_chain_that_verifies(world: World) -> None:
