@@ -122,11 +122,15 @@ def _serve(conn: Connection, parent_end: Connection, make_store: Callable[[], Ca
             try:
                 store(job)
             except IntegrityError as error:
-                conn.send(("integrity", str(error)))
+                answer = ("integrity", str(error))
             except Exception:
-                conn.send(("error", traceback.format_exc()))
+                answer = ("error", traceback.format_exc())
             else:
-                conn.send(("ok", ""))
+                answer = ("ok", "")
+            try:
+                conn.send(answer)
+            except OSError:  # the parent stopped waiting (it ended on an error of its own): nothing to tell
+                break
     except BaseException:
         traceback.print_exc()
         code = 1

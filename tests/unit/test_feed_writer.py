@@ -104,3 +104,12 @@ def test_the_child_ignores_sigterm_and_ends_when_the_parent_closes(tmp_path: Pat
     writer.close()
     assert not writer._process.is_alive()
     assert writer._process.exitcode == 0
+
+
+def test_a_parent_that_stops_waiting_leaves_a_quiet_child(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
+    writer = WriterProcess(_writing_to(tmp_path))
+    writer.submit(_job("8"))  # never asked for its answer: the worker ended on an error of its own
+    writer.close()
+    assert writer._process.exitcode == 0
+    assert (tmp_path / "8.stored").exists(), "the batch in flight was still stored"
+    assert "Traceback" not in capfd.readouterr().err
