@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 
@@ -38,43 +38,38 @@ def _writing_to(folder: Path) -> Callable[[], Callable[[WriteJob], None]]:
     return make
 
 
-def test_each_batch_is_stored_by_the_child_and_answered(tmp_path: Path) -> None:
-    writer = WriterProcess(_writing_to(tmp_path))
-    try:
-        for offset in ("1", "2", "3"):
-            writer.submit(_job(offset))
-            writer.result()
-        assert sorted(p.name for p in tmp_path.iterdir()) == ["1.stored", "2.stored", "3.stored"]
-        assert (tmp_path / "2.stored").read_text() == "0/2"
-    finally:
-        writer.close()
+@pytest.fixture
+def writer(tmp_path: Path) -> Iterator[WriterProcess]:
+    made = WriterProcess(_writing_to(tmp_path))
+    yield made
+    made.close()
 
 
-def test_a_conflict_comes_back_as_integrity_error_and_the_writer_goes_on(tmp_path: Path) -> None:
-    writer = WriterProcess(_writing_to(tmp_path))
-    try:
-        writer.submit(_job("13"))
-        with pytest.raises(IntegrityError, match="unique constraint"):
-            writer.result()
-        writer.submit(_job("66"))
-        with pytest.raises(WriterFailed, match="something else went wrong"):
-            writer.result()
-        writer.submit(_job("4"))
+def test_each_batch_is_stored_by_the_child_and_answered(writer: WriterProcess, tmp_path: Path) -> None:
+    for offset in ("1", "2", "3"):
+        writer.submit(_job(offset))
         writer.result()
-        assert (tmp_path / "4.stored").exists()
-    finally:
-        writer.close()
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["1.stored", "2.stored", "3.stored"]
+    assert (tmp_path / "2.stored").read_text() == "0/2"
 
 
-def test_one_batch_in_flight_at_most(tmp_path: Path) -> None:
-    writer = WriterProcess(_writing_to(tmp_path))
-    try:
-        writer.submit(_job("1"))
-        with pytest.raises(RuntimeError, match="already in flight"):
-            writer.submit(_job("2"))
+def test_a_conflict_comes_back_as_integrity_error_and_the_writer_goes_on(writer: WriterProcess, tmp_path: Path) -> None:
+    writer.submit(_job("13"))
+    with pytest.raises(IntegrityError, match="unique constraint"):
         writer.result()
-    finally:
-        writer.close()
+    writer.submit(_job("66"))
+    with pytest.raises(WriterFailed, match="something else went wrong"):
+        writer.result()
+    writer.submit(_job("4"))
+    writer.result()
+    assert (tmp_path / "4.stored").exists()
+
+
+def test_one_batch_in_flight_at_most(writer: WriterProcess, tmp_path: Path) -> None:
+    writer.submit(_job("1"))
+    with pytest.raises(RuntimeError, match="already in flight"):
+        writer.submit(_job("2"))
+    writer.result()
 
 
 def test_a_dead_writer_is_an_error_not_a_hang(tmp_path: Path) -> None:
