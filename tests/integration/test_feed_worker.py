@@ -58,6 +58,29 @@ def test_records_delivered_twice_register_once(world: World) -> None:
     assert Counter(serials).most_common(1)[0][1] == 1
 
 
+def test_devices_registered_elsewhere_are_refused_among_new_ones(world: World) -> None:
+    # The worker decides feed batches as new devices until a batch proves otherwise.
+    known = world.serials[:5]
+    elsewhere = world.tmp / "earlier.jsonl"
+    elsewhere.write_text("".join(json.dumps(world.record(s, COMPANIES[0])) + "\n" for s in known))
+    world.cli("ingest", "feed", str(elsewhere))
+    records = [world.record(s, COMPANIES[1]) for s in world.serials[:600]]  # 5 claims among 595 new devices
+    world.produce(records)
+    worker = world.start_worker("worker", "feed", "--batch-size", "200")
+    world.wait_for(lambda: _caught_up(world, 600), what="the feed to be stored")
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=30) == 0
+    serials = world.registered_serials()
+    assert len(serials) == 600 and len(set(serials)) == 600
+    refused = world.sql("SELECT state FROM cashback_events WHERE topic LIKE %s", ("%DeviceRegistration.ClaimRefused",))
+    assert sorted(json.loads(bytes(r[0]))["customer_no"] for r in refused) == [COMPANIES[1]] * 5
+    owners = world.sql("SELECT state FROM cashback_events WHERE topic LIKE %s AND originator_version = 1",
+                       ("%DeviceRegistration.Registered",))
+    by_serial = {json.loads(bytes(r[0]))["serial"]: json.loads(bytes(r[0]))["customer_no"] for r in owners}
+    assert {by_serial[s] for s in known} == {COMPANIES[0]}
+    assert {by_serial[s] for s in world.serials[5:600]} == {COMPANIES[1]}
+
+
 def test_kill_9_in_the_middle_of_a_large_batch_loses_and_doubles_nothing(world: World) -> None:
     n = 30000
     world.produce(world.feed(n))
