@@ -16,6 +16,7 @@ then commits or rolls back whole, like any other.
 
 from __future__ import annotations
 
+import atexit
 import multiprocessing
 import os
 import signal
@@ -73,6 +74,10 @@ class WriterProcess:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child.close()
         self._pending = False
+        self._closed = False
+        # At exit, multiprocessing terminates daemonic children (SIGTERM, which the child ignores) and
+        # joins them: the pipe must be closed first, or a caller that forgot close() hangs there.
+        atexit.register(self.close)
         log.info("feed_writer_started", pid=self._process.pid)
 
     def submit(self, job: WriteJob) -> None:
@@ -99,6 +104,10 @@ class WriterProcess:
 
     def close(self) -> None:
         """Let the batch in flight end, then stop the child."""
+        if self._closed:
+            return
+        self._closed = True
+        atexit.unregister(self.close)
         self._conn.close()
         self._process.join(timeout=300)
         if self._process.is_alive():  # pragma: no cover - a transaction stuck past the database's own timeouts

@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import os
 import signal
+import subprocess
+import sys
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -108,3 +110,18 @@ def test_a_parent_that_stops_waiting_leaves_a_quiet_child(tmp_path: Path, capfd:
     assert writer._process.exitcode == 0
     assert (tmp_path / "8.stored").exists(), "the batch in flight was still stored"
     assert "Traceback" not in capfd.readouterr().err
+
+
+def test_a_program_that_forgets_to_close_the_writer_still_exits(tmp_path: Path) -> None:
+    program = (
+        "from pathlib import Path\n"
+        "from tests.unit.test_feed_writer import _job, _writing_to\n"
+        "from workers.feed_writer import WriterProcess\n"
+        f"writer = WriterProcess(_writing_to(Path({str(tmp_path)!r})))\n"
+        "writer.submit(_job('9'))\n"
+        "writer.result()\n"
+    )
+    done = subprocess.run([sys.executable, "-c", program], cwd=Path(__file__).parents[2], timeout=60,
+                          capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert (tmp_path / "9.stored").exists()
