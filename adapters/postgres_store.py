@@ -14,7 +14,7 @@ from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
 from psycopg.rows import DictRow, tuple_row
-from psycopg.sql import SQL, Identifier
+from psycopg.sql import SQL, Identifier, Literal
 
 from adapters import chain, copy_binary, side_rows
 
@@ -46,9 +46,14 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.events_table_name))
         id_type = SQL("uuid" if self.datastore.originator_id_type == "uuid" else "text")
         # New tables and tables made before the chain existed alike (their old rows stay unsealed).
+        # Only when the column is missing: ALTER TABLE … IF NOT EXISTS still asks for an ACCESS
+        # EXCLUSIVE lock, which queues behind any long reader (an export, `audit verify`) and makes
+        # every writer wait behind it, the feed included, whenever a command starts.
         self.sql_create_statements.append(
-            SQL("ALTER TABLE {0} ADD COLUMN IF NOT EXISTS chain_hash bytea").format(table)
-        )
+            SQL("DO $$ BEGIN IF NOT EXISTS (SELECT 1 FROM pg_attribute"
+                " WHERE attrelid = {1}::regclass AND attname = 'chain_hash' AND NOT attisdropped)"
+                " THEN ALTER TABLE {0} ADD COLUMN chain_hash bytea; END IF; END $$").format(
+                table, Literal(f'"{self.datastore.schema}"."{self.events_table_name}"')))
         self.copy_events_statement = SQL(
             "COPY {0} (" + copy_binary.COLUMNS + ") FROM STDIN (FORMAT BINARY)"
         ).format(table)

@@ -642,6 +642,7 @@ def main() -> None:
     from adapters.catalog_csv import CatalogFileError
     from adapters.companies_csv import CompaniesFileError
     from domain.errors import DomainError
+    from workers.feed_writer import WriterFailed
     from workers.offsets import OffsetsBeyondTopic
 
     try:
@@ -662,6 +663,9 @@ def main() -> None:
     except OffsetsBeyondTopic as error:
         typer.secho(f"error: {error}", fg="red", err=True)
         sys.exit(2)
+    except WriterFailed as error:
+        typer.secho(f"error: {error}", fg="red", err=True)
+        sys.exit(4)
     except Exception as error:
         kafka_errors = sys.modules.get("kafka.errors")  # loaded only by the commands that talk to Kafka
         if kafka_errors is None or not isinstance(error, kafka_errors.KafkaTimeoutError):

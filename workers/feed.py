@@ -4,7 +4,7 @@ The database is the truth for offsets: on every partition assignment the
 consumer seeks to the stored offset + 1. A batch that produces no event
 (duplicates, parked records) still advances the stored offsets. Malformed
 records go to the dead-letter table (same transaction) and topic (sent and
-flushed before the transaction, so at worst twice, never lost).
+flushed before the transaction: never lost, once more for each failed attempt at the batch).
 """
 
 from __future__ import annotations

@@ -83,7 +83,10 @@ class WriterProcess:
     def submit(self, job: WriteJob) -> None:
         if self._pending:
             raise RuntimeError("a batch is already in flight")
-        self._conn.send(job)
+        try:
+            self._conn.send(job)
+        except OSError:  # a broken pipe: left alone, the CLI's EPIPE handling would exit without a word
+            raise WriterFailed(self._ended()) from None
         self._pending = True
 
     @property
@@ -95,12 +98,20 @@ class WriterProcess:
         self._pending = False
         try:
             kind, detail = self._conn.recv()
-        except EOFError:
-            raise WriterFailed(f"the writer process ended (exit code {self._process.exitcode})") from None
+        except (EOFError, OSError):
+            raise WriterFailed(self._ended()) from None
         if kind == "integrity":
             raise IntegrityError(detail)
         if kind != "ok":
-            raise WriterFailed(detail)
+            log.error("feed_writer_failed", traceback=detail)
+            last = detail.strip().splitlines()[-1] if detail.strip() else "no detail"
+            raise WriterFailed(f"the feed worker's writer process could not store a batch: {last}")
+
+    def _ended(self) -> str:
+        self._process.join(timeout=5)
+        return (f"the feed worker's writer process (pid {self._process.pid}) ended"
+                f" (exit code {self._process.exitcode}); the batch in flight was stored whole or not at all:"
+                " restart the worker")
 
     def close(self) -> None:
         """Let the batch in flight end, then stop the child."""
@@ -126,7 +137,7 @@ def _serve(conn: Connection, parent_end: Connection, make_store: Callable[[], Ca
         while True:
             try:
                 job = conn.recv()
-            except EOFError:
+            except (EOFError, OSError):  # the parent closed the pipe, or died
                 break
             try:
                 store(job)
@@ -167,7 +178,7 @@ def recorder_store(
     send_dead_letters: Callable[[Sequence[DeadLetterRow]], None] | None = None,
 ) -> Callable[[WriteJob], None]:
     """``store(job)`` for a recorder that hashes, encodes and inserts (adapters/postgres_store.py); the
-    job's dead letters are sent to their topic first (at worst twice, never missing)."""
+    job's dead letters are sent to their topic first (never missing; once more for each failed attempt)."""
 
     def store(job: WriteJob) -> None:
         if job.dead_letters and send_dead_letters is not None:

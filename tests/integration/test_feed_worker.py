@@ -9,6 +9,7 @@ import time
 from collections import Counter
 from pathlib import Path
 
+import psycopg
 import pytest
 from kafka import KafkaConsumer
 
@@ -184,6 +185,44 @@ def test_poison_records_are_dead_lettered_and_the_rest_goes_through(world: World
     consumer.close()
     assert len(dlq) >= 9
     assert all(dict(m.headers).get("reason") for m in dlq)
+
+
+def test_a_record_near_the_brokers_limit_is_dead_lettered_and_the_feed_goes_on(world: World) -> None:
+    # Accepted by the broker, refused as oversize; its dead letter must not become a message the
+    # producer refuses (that stopped the worker at every restart).
+    huge = json.dumps({**world.record(world.serials[0], COMPANIES[0]), "plant_id": "x" * 1_048_000}).encode()
+    good = world.feed(10, start=1)
+    world.produce([huge, *good], keys=["huge"] + [r["serial"] for r in good])
+    world.start_worker("worker", "feed", "--batch-size", "100")
+    world.wait_for(lambda: _caught_up(world, 11), what="the records behind the huge one")
+    assert sorted(world.registered_serials()) == sorted(r["serial"] for r in good)
+    ((reason, stored),) = world.sql("SELECT reason, length(payload) FROM cashback_dead_letters")
+    assert reason.startswith("oversize") and stored == len(huge)  # the table keeps the whole record
+    consumer = KafkaConsumer(
+        world.topic + ".dlq", bootstrap_servers=world.bootstrap, auto_offset_reset="earliest", consumer_timeout_ms=5000
+    )
+    (message,) = list(consumer)
+    consumer.close()
+    headers = dict(message.headers)
+    assert headers["reason"].decode().startswith("oversize")
+    assert int(headers["payload_bytes"]) == len(huge) and len(message.value) < len(huge)
+
+
+def test_a_command_starting_beside_a_long_reader_does_not_stall_the_feed(world: World) -> None:
+    # Every command builds the engine, which checks the event store's tables. A check that asks
+    # for an exclusive lock queues behind a long reader (`audit verify`, an export) and the feed's
+    # writer queues behind it.
+    world.produce(world.feed(100))
+    world.start_worker("worker", "feed", "--batch-size", "50")
+    world.wait_for(lambda: _caught_up(world, 100), what="the first records")
+    with psycopg.connect(world.pg_dsn) as reader:
+        reader.execute(f'SELECT count(*) FROM "{world.schema}".cashback_events')  # holds its lock until the end
+        started = time.monotonic()
+        world.cli("feed", "status")
+        assert time.monotonic() - started < 20
+        world.produce(world.feed(100, start=100))
+        world.wait_for(lambda: _caught_up(world, 200), timeout=20, what="the feed while the reader is open")
+        reader.rollback()
 
 
 def test_unknown_customer_numbers_are_parked_not_registered(world: World) -> None:

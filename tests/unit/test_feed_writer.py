@@ -60,7 +60,7 @@ def test_a_conflict_comes_back_as_integrity_error_and_the_writer_goes_on(writer:
     with pytest.raises(IntegrityError, match="unique constraint"):
         writer.result()
     writer.submit(_job("66"))
-    with pytest.raises(WriterFailed, match="something else went wrong"):
+    with pytest.raises(WriterFailed, match="could not store a batch: ValueError: something else went wrong"):
         writer.result()
     writer.submit(_job("4"))
     writer.result()
@@ -74,20 +74,30 @@ def test_one_batch_in_flight_at_most(writer: WriterProcess, tmp_path: Path) -> N
     writer.result()
 
 
-def test_a_dead_writer_is_an_error_not_a_hang(tmp_path: Path) -> None:
-    writer = WriterProcess(_writing_to(tmp_path))
+def test_a_dead_writer_is_a_clear_error_not_a_hang(writer: WriterProcess) -> None:
+    pid = writer._process.pid
+    assert pid is not None
+    os.kill(pid, signal.SIGKILL)
+    writer._process.join(timeout=10)
+    with pytest.raises(WriterFailed, match=r"writer process \(pid \d+\) ended \(exit code -9\).*restart the worker"):
+        writer.submit(_job("5"))  # the pipe is broken: said so, not left to the CLI's EPIPE handling
+
+
+def test_a_writer_dying_with_a_batch_in_flight_is_a_clear_error(writer: WriterProcess) -> None:
+    writer.submit(_job("5"))
+    writer.result()
+    pid = writer._process.pid
+    assert pid is not None
+    writer.submit(_job("6"))
+    os.kill(pid, signal.SIGKILL)
     try:
-        pid = writer._process.pid
-        assert pid is not None
-        os.kill(pid, signal.SIGKILL)
-        writer._process.join(timeout=10)
-        writer.submit(_job("5"))
-        with pytest.raises(WriterFailed, match="ended"):
-            writer.result()
-    except BrokenPipeError:
-        pass  # the send itself may already notice
-    finally:
-        writer.close()
+        writer.result()
+    except WriterFailed as error:
+        assert "ended" in str(error)
+    # or it answered before the signal: then the next batch finds it gone
+    with pytest.raises(WriterFailed, match="ended"):
+        writer.submit(_job("7"))
+        writer.result()
 
 
 def test_the_child_ignores_sigterm_and_ends_when_the_parent_closes(tmp_path: Path) -> None:
