@@ -25,8 +25,7 @@ TRAILER = b"\xff\xff"
 
 _FIELD_COUNT = struct.pack(">h", 6)
 _LENGTH = struct.Struct(">i")
-_VERSION = struct.Struct(">iq")  # length 8, then the int8
-_NOTIFICATION_ID = struct.Struct(">iq")
+_INT8_FIELD = struct.Struct(">iq")  # length 8, then the int8
 
 
 class RowEncoder:
@@ -48,7 +47,7 @@ class RowEncoder:
             topic = self._topics[event.topic] = _LENGTH.pack(len(raw)) + raw
         state = bytes(event.state)
         return b"".join((
-            _FIELD_COUNT, _LENGTH.pack(len(ident)), ident, _VERSION.pack(8, event.originator_version), topic,
+            _FIELD_COUNT, _LENGTH.pack(len(ident)), ident, _INT8_FIELD.pack(8, event.originator_version), topic,
             _LENGTH.pack(len(state)), state, _LENGTH.pack(len(chain_hash)), chain_hash,
         ))
 
@@ -63,7 +62,7 @@ class RowEncoder:
 def payload(prefixes: Sequence[bytes], first_notification_id: int) -> bytes:
     """The whole COPY stream: header, each row with its notification id (consecutive from the
     first), trailer."""
-    pack = _NOTIFICATION_ID.pack
+    pack = _INT8_FIELD.pack
     ids = range(first_notification_id, first_notification_id + len(prefixes))
     rows = chain.from_iterable((prefix, pack(8, i)) for prefix, i in zip(prefixes, ids, strict=True))
     return b"".join(chain((HEADER,), rows, (TRAILER,)))

@@ -110,9 +110,7 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         copied with the ids reserved under the lock, so the insert order is still the commit order.
         The rows are hashed and encoded before the transaction: under the lock, every other writer waits."""
         n = len(stored_events)
-        prefixes = kwargs.get("prepared") or (self.prepare_events(stored_events) if n else [])
-        if len(prefixes) != n:
-            raise ProgrammingError(f"{len(prefixes)} prepared rows for {n} events")
+        prefixes = self.row_encoder.prefixes(stored_events, self._chain_hashes(stored_events)) if n else []
         last = 0
         with self.datastore.get_connection() as conn, conn.transaction():
             exc: Exception | None = None
@@ -137,12 +135,6 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
                 with conn.cursor() as curs, curs.copy(self.copy_events_statement) as copy:
                     copy.write(copy_binary.payload(prefixes, last - n + 1))
         return list(range(last - n + 1, last + 1)) if n else None
-
-    def prepare_events(self, stored_events: Sequence[StoredEvent]) -> list[bytes]:
-        """The events' COPY rows without their notification ids, chain hashes included: what
-        ``insert_events(…, prepared=)`` takes, so that a caller can encode one batch while another
-        is being written."""
-        return self.row_encoder.prefixes(stored_events, self._chain_hashes(stored_events))
 
     def _chain_hashes(self, stored_events: Sequence[StoredEvent]) -> list[bytes]:
         """The events' chain hashes. The previous events that are not in the batch are read first,

@@ -86,13 +86,12 @@ class BatchResult:
 @dataclass
 class DecidedBatch:
     """A batch decided but not yet stored: its outcomes, the aggregates it changed, all its stored
-    events (``prepared``: the recorder's encoding of them, when it offers one) and its parked rows."""
+    events and its parked rows."""
 
     outcomes: list[Outcome]
     aggregates: list[Any]
     stored: list[StoredEvent]
     parked: list[ParkedRow]
-    prepared: Any = None
     #: devices of the batch the store already had (None: not asked, see ``assume_new``)
     existing: int | None = None
 
@@ -231,27 +230,23 @@ class CashbackApp(Application[UUID]):
                 self.forget_cached()
         raise ConcurrencyExhausted(f"batch still conflicting after {max_attempts} attempts")
 
-    def decide_batch(self, items: Sequence[Intake], *, prepare: bool = True, assume_new: bool = False) -> DecidedBatch:
+    def decide_batch(self, items: Sequence[Intake], *, assume_new: bool = False) -> DecidedBatch:
         """The first half of ``register_batch``: decisions and encoded events, nothing stored.
 
-        ``prepare``: with the recorder's encoding of the events, when it offers one. ``assume_new``:
-        without asking the store which devices it already has; every enrolled request is then decided
+        ``assume_new``: without asking the store which devices it already has; every enrolled request is then decided
         as a new device, and if one is not, its first event collides with the stored one on the
         store's uniqueness and the transaction fails whole (decide again without the assumption)."""
         outcomes, aggregates, encoded, parked, existing = self._decide_batch(items, assume_new=assume_new)
         stored = [self.mapper.to_stored_event(e) for aggregate in aggregates for e in aggregate.collect_events()]
         stored.extend(encoded)
-        encode = getattr(self.recorder, "prepare_events", None) if prepare else None
-        return DecidedBatch(outcomes, aggregates, stored, parked, encode(stored) if encode and stored else None,
-                            existing=existing)
+        return DecidedBatch(outcomes, aggregates, stored, parked, existing=existing)
 
     def record_batch(
         self, decided: DecidedBatch, *, trackings: Sequence[Tracking] = (), dead_letters: Sequence[DeadLetterRow] = ()
     ) -> None:
         """The second half: the events, positions and side rows of a decided batch in one transaction."""
-        extra = {"prepared": decided.prepared} if decided.prepared is not None else {}
         self.recorder.insert_events(decided.stored, trackings=list(trackings), parked=decided.parked,
-                                    dead_letters=list(dead_letters), **extra)
+                                    dead_letters=list(dead_letters))
         self.remember(decided)
 
     def remember(self, decided: DecidedBatch) -> None:

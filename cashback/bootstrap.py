@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import os
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -60,17 +61,18 @@ def feed_writer(settings: Settings) -> WriterProcess | None:
     from workers.feed_writer import WriterProcess, recorder_store
 
     def make_store() -> Any:  # runs in the child
-        producers: list[Any] = []
+        @functools.cache  # made at the first dead letter: most batches have none
+        def producer() -> Any:
+            from adapters.kafka_clients import reliable_producer
+
+            return reliable_producer(settings.kafka_bootstrap, "cashback-feed-dlq")
 
         def send(rows: Any) -> None:
-            from adapters.kafka_clients import reliable_producer
             from workers.dead_letters import send_dead_letters
 
-            if not producers:
-                producers.append(reliable_producer(settings.kafka_bootstrap, "cashback-feed-dlq"))
-            send_dead_letters(producers[0], settings.feed_dead_letter_topic, settings.feed_topic, rows)
+            send_dead_letters(producer(), settings.feed_dead_letter_topic, settings.feed_topic, rows)
 
-        return recorder_store(build_recorder(settings), lambda fn: retry_transient(fn, 240.0), send)
+        return recorder_store(build_recorder(settings), retry_transient, send)
 
     return WriterProcess(make_store)
 

@@ -53,6 +53,7 @@ class FeedRecordV1(BaseModel):
 UncheckedFeedRecordV1 = create_model(
     "FeedRecordV1",
     __base__=FeedRecordV1,
-    **{name: (PlainText, Field(description=FeedRecordV1.model_fields[name].description))  # type: ignore[call-overload]
-       for name in ("serial", "device_type", "customer_no", "plant_id")},
+    **{name: (PlainText, Field(description=field.description))  # type: ignore[call-overload]
+       for name, field in FeedRecordV1.model_fields.items()
+       if any(isinstance(m, AfterValidator) and m.func is _printable for m in field.metadata)},
 )

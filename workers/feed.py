@@ -38,6 +38,8 @@ if TYPE_CHECKING:
 log = structlog.get_logger(__name__)
 
 TRANSIENT = (PGOperationalError, ESOperationalError, ESInterfaceError, OSError)
+#: How long the worker (and its writer) wait for an unreachable database before giving up.
+RETRY_FOR_SECONDS = 240.0
 
 
 @dataclass
@@ -54,7 +56,7 @@ class FeedStats:
 
 @dataclass
 class _Batch:
-    """Records of one poll that are past the stored offsets, read; ``future`` while being stored."""
+    """Records of one poll that are past the stored offsets, read; ``decided`` once handed to the writer."""
 
     fresh: dict[TopicPartition, list[Any]]
     intakes: list[Intake]
@@ -97,7 +99,7 @@ class FeedWorker:
         dead_letter_topic: str | None = None,
         batch_size: int = 1000,
         poll_timeout_ms: int = 500,
-        retry_for_seconds: float = 240.0,
+        retry_for_seconds: float = RETRY_FOR_SECONDS,
         on_batch: Callable[[FeedStats], None] | None = None,
         writer: WriterProcess | None = None,
     ) -> None:
@@ -160,11 +162,6 @@ class FeedWorker:
             log.info("feed_worker_stopped", **self.stats.__dict__)
         return self.stats
 
-    def process(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
-        """One batch, decided and stored before returning."""
-        self.submit(polled)
-        self.settle()
-
     def submit(self, polled: Mapping[TopicPartition, Sequence[Any]]) -> None:
         """Read and decide a batch while the previous one is being stored, then hand it to the writer.
 
@@ -176,8 +173,7 @@ class FeedWorker:
         if self._in_flight is not None:  # its positions are not committed yet, and lower than ours
             for partition, offset in self._in_flight.last_offsets.items():
                 stored[partition] = max(stored.get(partition, -1), offset)
-        fresh = {tp: [r for r in records if r.offset > stored.get(tp.partition, -1)] for tp, records in polled.items()}
-        fresh = {tp: records for tp, records in fresh.items() if records}
+        fresh = _past(polled, stored)
         if not fresh:
             return
         intakes, dead = self._read(fresh)
@@ -188,7 +184,7 @@ class FeedWorker:
             self._store_now(batch)
             return
         assume_new = self._assume_new
-        decided = self._with_retry(lambda: self.app.decide_batch(intakes, prepare=False, assume_new=assume_new))
+        decided = self._with_retry(lambda: self.app.decide_batch(intakes, assume_new=assume_new))
         if not self.settle():  # decided on a state that did not come true
             self._redo(batch)
             return
@@ -220,10 +216,7 @@ class FeedWorker:
     def _redo(self, batch: _Batch) -> None:
         """A batch whose transaction failed, decided again against what is stored now."""
         self.app.forget_cached()
-        stored = self._with_retry(self.stored_offsets)
-        fresh = {tp: [r for r in records if r.offset > stored.get(tp.partition, -1)]
-                 for tp, records in batch.fresh.items()}
-        fresh = {tp: records for tp, records in fresh.items() if records}
+        fresh = _past(batch.fresh, self._with_retry(self.stored_offsets))
         if fresh:
             intakes, dead = self._read(fresh)
             again = _Batch(fresh, intakes, dead)
@@ -320,7 +313,13 @@ class FeedWorker:
         return retry_transient(fn, self.retry_for_seconds)
 
 
-def retry_transient(fn: Callable[[], Any], for_seconds: float) -> Any:
+def _past(polled: Mapping[TopicPartition, Sequence[Any]], stored: Mapping[int, int]) -> dict[TopicPartition, list[Any]]:
+    """The polled records after each partition's stored offset (partitions left with none: dropped)."""
+    fresh = {tp: [r for r in records if r.offset > stored.get(tp.partition, -1)] for tp, records in polled.items()}
+    return {tp: records for tp, records in fresh.items() if records}
+
+
+def retry_transient(fn: Callable[[], Any], for_seconds: float = RETRY_FOR_SECONDS) -> Any:
     """``fn()``, again with exponential backoff while the database is unreachable, up to ``for_seconds``."""
     for attempt in Retrying(
         retry=retry_if_exception_type(TRANSIENT),

@@ -89,10 +89,6 @@ class WriterProcess:
             raise WriterFailed(self._ended()) from None
         self._pending = True
 
-    @property
-    def pending(self) -> bool:
-        return self._pending
-
     def result(self) -> None:
         """Wait for the batch in flight: nothing, IntegrityError (a conflict: decide again) or WriterFailed."""
         self._pending = False

@@ -7,7 +7,7 @@ from datetime import date
 from typing import Any
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import assume, given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
 
@@ -143,8 +143,7 @@ def test_a_control_character_in_any_text_field_is_refused_however_it_is_written(
 def test_records_without_escapes_read_the_same_with_or_without_the_control_check(texts: dict[str, str]) -> None:
     # The fast path (no backslash, no DEL: no control character possible) agrees with the checking model.
     raw = json.dumps({**GOOD, **texts}, ensure_ascii=False).encode()
-    if b"\\" in raw or b"\x7f" in raw:
-        return
+    assume(b"\\" not in raw and b"\x7f" not in raw)
     outcomes = []
     for model in (FeedRecordV1, UncheckedFeedRecordV1):
         try:

@@ -207,13 +207,23 @@ def deadlines(app: CashbackApp, db: Any, reminder_days: int = 3) -> DeadlinesWor
     return DeadlinesWorker(app, db, projector=Projector(app, db), reminder_days=reminder_days, mail=MAIL)
 
 
-def test_a_reminder_three_days_before_the_deadline_is_queued_and_sent_once(app: CashbackApp, db: Any) -> None:
-    register(app, SOLD_ABROAD)  # deadline 15/06/2026
+def fixed_clock(app: CashbackApp) -> FixedClock:
+    assert isinstance(app.clock, FixedClock)
+    return app.clock
+
+
+def requests_sent(app: CashbackApp, db: Any) -> tuple[Recorder, NotificationsWorker]:
+    """A notifications worker that has sent the document requests queued so far, and its mailer."""
     mailer = Recorder()
     notifications = NotificationsWorker(app, db, mailer, MAIL)
     notifications.run_once()
-    clock = app.clock
-    assert isinstance(clock, FixedClock)
+    return mailer, notifications
+
+
+def test_a_reminder_three_days_before_the_deadline_is_queued_and_sent_once(app: CashbackApp, db: Any) -> None:
+    register(app, SOLD_ABROAD)  # deadline 15/06/2026
+    mailer, notifications = requests_sent(app, db)
+    clock = fixed_clock(app)
     clock.at = datetime.fromisoformat("2026-06-11T23:59:00+02:00")
     assert deadlines(app, db).run_once().reminders == 0
     clock.at = datetime.fromisoformat("2026-06-12T08:00:00+02:00")
@@ -236,12 +246,8 @@ def test_a_reminder_asks_only_for_the_documents_still_missing(db: Any) -> None:
     app = build_app(terms=both_documents_terms())
     register(app, SOLD_ABROAD)  # deadline 15/06/2026, both documents asked for
     app.record_upload(SOLD_ABROAD, DocumentKind.INVOICE, "e" * 64, 100, Provenance("bob", Channel.MANUAL, "t"))
-    mailer = Recorder()
-    notifications = NotificationsWorker(app, db, mailer, MAIL)
-    notifications.run_once()
-    clock = app.clock
-    assert isinstance(clock, FixedClock)
-    clock.at = datetime.fromisoformat("2026-06-12T08:00:00+02:00")
+    mailer, notifications = requests_sent(app, db)
+    fixed_clock(app).at = datetime.fromisoformat("2026-06-12T08:00:00+02:00")
     assert deadlines(app, db).run_once().reminders == 1
     notifications.run_once()
     request, reminder = mailer.sent
@@ -252,8 +258,7 @@ def test_a_reminder_asks_only_for_the_documents_still_missing(db: Any) -> None:
 
 def test_the_deadlines_worker_rejects_the_day_after_the_deadline_only(app: CashbackApp, db: Any) -> None:
     register(app, SOLD_ABROAD, PAYABLE_SB3)
-    clock = app.clock
-    assert isinstance(clock, FixedClock)
+    clock = fixed_clock(app)
     clock.at = datetime.fromisoformat("2026-06-15T23:59:59+02:00")
     report = deadlines(app, db).run_once()
     assert report.expired == []
