@@ -16,8 +16,8 @@ from typing import Any, NamedTuple
 
 import confluent_kafka as ck
 import structlog
-from kafka import ConsumerRebalanceListener, TopicPartition
-from kafka.structs import OffsetAndMetadata
+
+from adapters.kafka_structs import OffsetAndMetadata, RebalanceListener, TopicPartition
 
 log = structlog.get_logger(__name__)
 
@@ -38,7 +38,7 @@ class FeedSource:
 
     def __init__(self, config: dict[str, Any]) -> None:
         self._consumer = ck.Consumer(config, logger=logging.getLogger("kafka"))
-        self._listener: ConsumerRebalanceListener | None = None
+        self._listener: RebalanceListener | None = None
         self._assigning: dict[TopicPartition, int] | None = None  # seeks asked for during an assignment
         self._partitions: dict[tuple[str, int], TopicPartition] = {}
         self._assigned: set[TopicPartition] = set()
@@ -47,7 +47,7 @@ class FeedSource:
 
     # --- the group ----------------------------------------------------------------------------------
 
-    def subscribe(self, topics: Sequence[str], listener: ConsumerRebalanceListener | None = None) -> None:
+    def subscribe(self, topics: Sequence[str], listener: RebalanceListener | None = None) -> None:
         """Join the group for ``topics``. Subscribed already to them (to join while the caller was still
         starting): only the listener is set, before any assignment can reach it (they come in ``poll``)."""
         self._listener = listener

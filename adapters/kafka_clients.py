@@ -1,20 +1,23 @@
-"""kafka-python clients configured the way the workers need them."""
+"""Kafka clients configured the way the workers need them: kafka-python for the payouts, the finance
+results and the lag reports; librdkafka (confluent-kafka) for the feed worker's consumer and for
+creating topics. Each library is imported by the function that needs it: the feed worker's start does
+not pay for kafka-python."""
 
 from __future__ import annotations
 
-import contextlib
+import logging
 from typing import TYPE_CHECKING, Any
 
-from kafka import KafkaAdminClient, KafkaConsumer, KafkaProducer
-from kafka.admin import NewTopic
-from kafka.errors import TopicAlreadyExistsError
+if TYPE_CHECKING:
+    from kafka import KafkaConsumer, KafkaProducer
 
-if TYPE_CHECKING:  # librdkafka is loaded by the feed worker only
     from adapters.feed_source import FeedSource
 
 
 def feed_consumer(bootstrap: str, group: str, max_records: int, client_id: str = "cashback-feed") -> KafkaConsumer:
     """Offsets live in the database; Kafka's committed offsets are informational only."""
+    from kafka import KafkaConsumer
+
     return KafkaConsumer(
         bootstrap_servers=bootstrap,
         group_id=group,
@@ -56,6 +59,8 @@ def feed_source(bootstrap: str, group: str, client_id: str = "cashback-feed") ->
 
 def reliable_producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProducer:
     """acks=all and idempotence: a retried send is not written twice by the broker."""
+    from kafka import KafkaProducer
+
     return KafkaProducer(
         bootstrap_servers=bootstrap,
         client_id=client_id,
@@ -68,14 +73,35 @@ def reliable_producer(bootstrap: str, client_id: str, **extra: Any) -> KafkaProd
     )
 
 
+class TopicsUnavailable(RuntimeError):
+    """The broker could not tell which topics exist, or could not create the missing ones."""
+
+
 def ensure_topics(bootstrap: str, topics: dict[str, int], timeout_ms: int = 10_000) -> None:
-    """Create topics (name -> partitions) that do not exist yet."""
-    admin = KafkaAdminClient(bootstrap_servers=bootstrap, client_id="cashback-admin", bootstrap_timeout_ms=timeout_ms)
+    """Create topics (name -> partitions) that do not exist yet. Described, not listed: a metadata
+    request for one topic may create it with the broker's default partitions (auto.create.topics.enable),
+    and the list of a whole cluster can be long."""
+    import confluent_kafka as ck
+    from confluent_kafka.admin import AdminClient, NewTopic
+
+    admin = AdminClient({"bootstrap.servers": bootstrap, "client.id": "cashback-admin"},
+                        logger=logging.getLogger("kafka"))
+    timeout = timeout_ms / 1000
     try:
-        existing = set(admin.list_topics())
-        missing = [NewTopic(name, partitions, 1) for name, partitions in topics.items() if name not in existing]
-        if missing:
-            with contextlib.suppress(TopicAlreadyExistsError):
-                admin.create_topics(missing)
-    finally:
-        admin.close()
+        missing = []
+        described = admin.describe_topics(ck.TopicCollection(list(topics)), request_timeout=timeout)
+        for name, future in described.items():
+            try:
+                future.result()
+            except ck.KafkaException as error:
+                if error.args[0].code() != ck.KafkaError.UNKNOWN_TOPIC_OR_PART:
+                    raise
+                missing.append(NewTopic(name, topics[name], 1))
+        for name, future in (admin.create_topics(missing, request_timeout=timeout).items() if missing else ()):
+            try:
+                future.result()
+            except ck.KafkaException as error:
+                if error.args[0].code() != ck.KafkaError.TOPIC_ALREADY_EXISTS:
+                    raise TopicsUnavailable(f"topic {name} could not be created: {error.args[0].str()}") from None
+    except ck.KafkaException as error:
+        raise TopicsUnavailable(f"Kafka at {bootstrap} did not answer: {error.args[0].str()}") from None

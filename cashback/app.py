@@ -20,7 +20,8 @@ from eventsourcing.persistence import IntegrityError, JSONTranscoder, StoredEven
 
 from adapters.side_rows import CompanyRow, DeadLetterRow, ParkedRow
 from cashback.clock import Clock, local_date
-from cashback.registered_encoding import RegisteredEncoder
+from cashback.registered_encoding import RegisteredEncoder, RegisteredRow
+from cashback.registered_encoding import stored_events as registered_events
 from domain.catalog import DeviceCatalog
 from domain.company import Company
 from domain.deadline import document_deadline
@@ -85,8 +86,9 @@ class BatchResult:
 
 @dataclass
 class DecidedBatch:
-    """A batch decided but not yet stored: its outcomes, the aggregates it changed, all its stored
-    events and its parked rows."""
+    """A batch decided but not yet stored: its outcomes, the aggregates it changed, their stored
+    events, the plain new registrations still to encode (cashback/registered_encoding.py) and its
+    parked rows."""
 
     outcomes: list[Outcome]
     aggregates: list[Any]
@@ -94,6 +96,15 @@ class DecidedBatch:
     parked: list[ParkedRow]
     #: devices of the batch the store already had (None: not asked, see ``assume_new``)
     existing: int | None = None
+    registered: list[RegisteredRow] = field(default_factory=list)
+    at: datetime | None = None
+
+    def stored_events(self) -> list[StoredEvent]:
+        """Every event of the batch, encoded: the aggregates' first, then the plain registrations."""
+        if not self.registered:
+            return self.stored
+        assert self.at is not None
+        return [*self.stored, *registered_events(self.registered, self.at)]
 
 
 class ConcurrencyExhausted(RuntimeError):
@@ -236,16 +247,16 @@ class CashbackApp(Application[UUID]):
         ``assume_new``: without asking the store which devices it already has; every enrolled request is then decided
         as a new device, and if one is not, its first event collides with the stored one on the
         store's uniqueness and the transaction fails whole (decide again without the assumption)."""
-        outcomes, aggregates, encoded, parked, existing = self._decide_batch(items, assume_new=assume_new)
+        at = self.now()
+        outcomes, aggregates, registered, parked, existing = self._decide_batch(items, at, assume_new=assume_new)
         stored = [self.mapper.to_stored_event(e) for aggregate in aggregates for e in aggregate.collect_events()]
-        stored.extend(encoded)
-        return DecidedBatch(outcomes, aggregates, stored, parked, existing=existing)
+        return DecidedBatch(outcomes, aggregates, stored, parked, existing=existing, registered=registered, at=at)
 
     def record_batch(
         self, decided: DecidedBatch, *, trackings: Sequence[Tracking] = (), dead_letters: Sequence[DeadLetterRow] = ()
     ) -> None:
         """The second half: the events, positions and side rows of a decided batch in one transaction."""
-        self.recorder.insert_events(decided.stored, trackings=list(trackings), parked=decided.parked,
+        self.recorder.insert_events(decided.stored_events(), trackings=list(trackings), parked=decided.parked,
                                     dead_letters=list(dead_letters))
         self.remember(decided)
 
@@ -261,17 +272,17 @@ class CashbackApp(Application[UUID]):
             self.repository.cache.clear()
 
     def _decide_batch(
-        self, items: Sequence[Intake], *, assume_new: bool = False
-    ) -> tuple[list[Outcome], list[DeviceRegistration], list[StoredEvent], list[ParkedRow], int | None]:
-        """Outcomes, the aggregates changed, the encoded events of plain new registrations
-        (see cashback/registered_encoding.py), the parked rows of a batch and how many of its devices
+        self, items: Sequence[Intake], at: datetime, *, assume_new: bool = False
+    ) -> tuple[list[Outcome], list[DeviceRegistration], list[RegisteredRow], list[ParkedRow], int | None]:
+        """Outcomes, the aggregates changed, the rows of plain new registrations (see
+        cashback/registered_encoding.py), the parked rows of a batch and how many of its devices
         were already stored (None with ``assume_new``)."""
-        today, at = self.today(), self.now()
+        today = self.today()
         enrolments = self.enrolments()
         ids = [registration_id(self.terms.id, it.request.serial) for it in items]
         # serials, not ids, are counted: a str keeps its hash, a UUID computes it at every lookup
         repeated = {serial for serial, count in Counter(it.request.serial for it in items).items() if count > 1}
-        encoded: list[StoredEvent] = []
+        registered: list[RegisteredRow] = []
         versions = {} if assume_new else self.recorder.select_versions(list(set(ids)))  # type: ignore[attr-defined]
         touched: dict[UUID, DeviceRegistration] = {rid: self.repository.get(rid) for rid in versions}
         changed: dict[UUID, DeviceRegistration] = {}
@@ -317,13 +328,13 @@ class CashbackApp(Application[UUID]):
                 outcomes.append(self._registered(request.serial, decision, deadline))
                 continue
             if decision.status is Status.PAYMENT_PENDING and request.serial not in repeated:
-                event = self.registered_encoder.encode(
+                row = self.registered_encoder.row(
                     rid, campaign_id=self.terms.id, serial=request.serial, device_type=request.device_type,
                     customer_no=request.customer_no, installed_on=request.installed_on,
-                    outcome=str(decision.status), amount_cents=decision.amount_cents, by=item.by, at=at,
+                    outcome=str(decision.status), amount_cents=decision.amount_cents, by=item.by,
                 )
-                if event is not None:
-                    encoded.append(event)
+                if row is not None:
+                    registered.append(row)
                     outcomes.append(self._registered(request.serial, decision, deadline))
                     continue
             registration = DeviceRegistration.register(
@@ -339,7 +350,7 @@ class CashbackApp(Application[UUID]):
             )
             touched[rid] = changed[rid] = registration
             outcomes.append(self._registered(request.serial, decision, deadline))
-        return outcomes, list(changed.values()), encoded, parked, None if assume_new else len(versions)
+        return outcomes, list(changed.values()), registered, parked, None if assume_new else len(versions)
 
     def _parked_keys(
         self, items: Sequence[Intake], enrolments: Mapping[str, Enrolment], today: date

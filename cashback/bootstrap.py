@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-import functools
 import os
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
+import structlog
 from eventsourcing.persistence import InfrastructureFactory
 from eventsourcing.utils import Environment
 
@@ -21,7 +22,10 @@ from projections.db import PostgresProjectionDB, ProjectionDB, SQLiteProjectionD
 from projections.projector import Projector
 
 if TYPE_CHECKING:
+    from workers.dead_letters import DeadLetterSender
     from workers.feed_writer import WriterProcess
+
+log = structlog.get_logger(__name__)
 
 
 @dataclass
@@ -61,20 +65,35 @@ def feed_writer(settings: Settings) -> WriterProcess | None:
     from workers.feed_writer import WriterProcess, recorder_store
 
     def make_store() -> Any:  # runs in the child
-        @functools.cache  # made at the first dead letter: most batches have none
-        def producer() -> Any:
-            from adapters.kafka_clients import reliable_producer
-
-            return reliable_producer(settings.kafka_bootstrap, "cashback-feed-dlq")
-
-        def send(rows: Any) -> None:
-            from workers.dead_letters import send_dead_letters
-
-            send_dead_letters(producer(), settings.feed_dead_letter_topic, settings.feed_topic, rows)
-
-        return recorder_store(build_recorder(settings), retry_transient, send)
+        send = dead_letter_sender(settings)
+        recorder = build_recorder(settings)
+        # Connected now, while the worker builds its engine and joins its group, not at the first batch.
+        warm_up(recorder, lambda: send.producer)
+        return recorder_store(recorder, retry_transient, send)
 
     return WriterProcess(make_store)
+
+
+def dead_letter_sender(settings: Settings) -> DeadLetterSender:
+    """The feed's dead letters to their topic, with a producer made when first needed."""
+    from workers.dead_letters import DeadLetterSender
+
+    def producer() -> Any:
+        from adapters.kafka_clients import reliable_producer
+
+        return reliable_producer(settings.kafka_bootstrap, "cashback-feed-dlq")
+
+    return DeadLetterSender(producer, settings.feed_dead_letter_topic, settings.feed_topic)
+
+
+def warm_up(recorder: Any, producer: Callable[[], Any]) -> None:
+    """Best effort: a database or broker that does not answer yet is retried by the first batch."""
+    try:
+        with recorder.datastore.get_connection():
+            pass
+        producer()
+    except Exception as error:
+        log.info("feed_writer_warm_up_failed", error=str(error))
 
 
 def open_read_db(settings: Settings) -> ProjectionDB:

@@ -498,8 +498,8 @@ def worker_feed(
     batch_size: Annotated[Optional[int], typer.Option(help="Records per transaction.")] = None,
 ) -> None:
     """Consume the portal topic; events and offsets of every partition in one transaction."""
-    from adapters.kafka_clients import ensure_topics, feed_source, reliable_producer
-    from cashback.bootstrap import feed_writer
+    from adapters.kafka_clients import ensure_topics, feed_source
+    from cashback.bootstrap import dead_letter_sender, feed_writer
     from workers.feed import FeedWorker
     from workers.heap import freeze_startup_heap
     from workers.signals import stop_on_signals
@@ -519,8 +519,7 @@ def worker_feed(
                 eng.app,
                 source,
                 s.feed_topic,
-                dead_letter_producer=reliable_producer(s.kafka_bootstrap, "cashback-feed-dlq"),
-                dead_letter_topic=s.feed_dead_letter_topic,
+                send_dead_letters=dead_letter_sender(s),
                 batch_size=size,
                 writer=writer,
             )
@@ -641,6 +640,7 @@ def main() -> None:
     from adapters.campaign_file import CampaignFileError
     from adapters.catalog_csv import CatalogFileError
     from adapters.companies_csv import CompaniesFileError
+    from adapters.kafka_clients import TopicsUnavailable
     from domain.errors import DomainError
     from workers.feed_writer import WriterFailed
     from workers.offsets import OffsetsBeyondTopic
@@ -666,6 +666,9 @@ def main() -> None:
     except WriterFailed as error:
         typer.secho(f"error: {error}", fg="red", err=True)
         sys.exit(4)
+    except TopicsUnavailable as error:
+        typer.secho(f"error: {error}; is the broker up (CASHBACK_KAFKA_BOOTSTRAP)?", fg="red", err=True)
+        sys.exit(3)
     except Exception as error:
         kafka_errors = sys.modules.get("kafka.errors")  # loaded only by the commands that talk to Kafka
         if kafka_errors is None or not isinstance(error, kafka_errors.KafkaTimeoutError):

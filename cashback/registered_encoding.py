@@ -6,12 +6,17 @@ request and storing the row together. ``RegisteredEncoder`` writes the very byte
 mapper writes for that event (tests/unit/test_registered_encoding.py compares them on generated
 requests), and declines — returns ``None`` — whenever the mapper would do more than JSON: a
 compressor or a cipher configured, or a transcoder that is not the plain JSON one.
+
+A decision keeps only the event's varying fields (``RegisteredRow``); they are encoded where the
+batch is stored: by the feed worker's writer process (workers/feed_writer.py), which has spare time
+while the worker decides the next batch, or by ``stored_events`` in the deciding process.
 """
 
 from __future__ import annotations
 
 import dataclasses
 import json
+from collections.abc import Sequence
 from datetime import date, datetime
 from json.encoder import encode_basestring  # type: ignore[attr-defined]  # what JSONEncoder(ensure_ascii=False) uses
 from uuid import UUID
@@ -43,9 +48,26 @@ class RegisteredEncoder:
             and getattr(DeviceRegistration.Registered, "class_version", 1) == 1
             and tuple(f.name for f in dataclasses.fields(DeviceRegistration.Registered)) == FIELDS
         )
-        self.topic = get_topic(DeviceRegistration.Registered)
-        self.originator_topic = get_topic(DeviceRegistration)
-        self._at: tuple[datetime, str] | None = None
+
+    def row(
+        self,
+        originator_id: UUID,
+        *,
+        campaign_id: str,
+        serial: str,
+        device_type: str,
+        customer_no: str,
+        installed_on: date,
+        outcome: str,
+        amount_cents: int,
+        by: Provenance,
+    ) -> RegisteredRow | None:
+        """The event's varying fields, to be encoded by ``encode_rows`` where it is stored (the feed's
+        writer process), or None when the mapper would do more than JSON."""
+        if not self.usable:
+            return None
+        return (originator_id.bytes, by.actor, str(by.channel), by.source, campaign_id, serial, device_type,
+                customer_no, installed_on.isoformat(), outcome, amount_cents)
 
     def encode(
         self,
@@ -61,28 +83,42 @@ class RegisteredEncoder:
         by: Provenance,
         at: datetime,
     ) -> StoredEvent | None:
-        if not self.usable:
+        row = self.row(originator_id, campaign_id=campaign_id, serial=serial, device_type=device_type,
+                       customer_no=customer_no, installed_on=installed_on, outcome=outcome,
+                       amount_cents=amount_cents, by=by)
+        if row is None:
             return None
-        # The mapper's JSON of the event's state, written field by field in the mapper's order (the
-        # dictionary and the encoder's machinery cost more than the rest of the record's decision).
-        state = "".join((
-            self._prefix(at), _q(by.actor), ',"channel":', _q(str(by.channel)), ',"source":', _q(by.source),
-            ',"campaign_id":', _q(campaign_id), ',"serial":', _q(serial), ',"device_type":', _q(device_type),
-            ',"customer_no":', _q(customer_no), ',"installed_on":{"_type_":"date_iso","_data_":',
-            _q(installed_on.isoformat()), '},"outcome":', _q(outcome), ',"amount_cents":', int.__repr__(amount_cents),
-            "}",
-        ))
-        return StoredEvent(
-            originator_id=originator_id,
-            originator_version=1,
-            topic=self.topic,
-            state=state.encode("utf8"),
-        )
+        (event,) = stored_events([row], at)
+        return event
 
-    def _prefix(self, at: datetime) -> str:
-        # A batch shares one timestamp: encode the start of the state once.
-        if self._at is None or self._at[0] is not at:
-            timestamp = {"_type_": "datetime_iso", "_data_": at.isoformat()}
-            topic = _q(self.originator_topic)
-            self._at = (at, f'{{"timestamp":{_dumps(timestamp)},"originator_topic":{topic},"actor":')
-        return self._at[1]
+
+#: (originator id as 16 bytes, actor, channel, source, campaign id, serial, device type, customer number,
+#: installation date as ISO text, outcome, amount in cents): a ``Registered`` event before its encoding.
+RegisteredRow = tuple[bytes, str, str, str, str, str, str, str, str, str, int]
+
+TOPIC = get_topic(DeviceRegistration.Registered)
+_ORIGINATOR_TOPIC = get_topic(DeviceRegistration)
+
+
+def encode_rows(rows: Sequence[RegisteredRow], at: datetime) -> list[tuple[bytes, bytes]]:
+    """(originator id, state) of each row: the mapper's JSON of the event's state, written field by
+    field in the mapper's order (the dictionary and the encoder's machinery cost more than the rest of
+    the record's decision). The rows of a batch share one timestamp: its start is encoded once."""
+    timestamp = {"_type_": "datetime_iso", "_data_": at.isoformat()}
+    prefix = f'{{"timestamp":{_dumps(timestamp)},"originator_topic":{_q(_ORIGINATOR_TOPIC)},"actor":'
+    join, q, number = "".join, _q, int.__repr__
+    return [
+        (oid, join((
+            prefix, q(actor), ',"channel":', q(channel), ',"source":', q(source), ',"campaign_id":', q(campaign),
+            ',"serial":', q(serial), ',"device_type":', q(device_type), ',"customer_no":', q(customer_no),
+            ',"installed_on":{"_type_":"date_iso","_data_":', q(installed_on), '},"outcome":', q(outcome),
+            ',"amount_cents":', number(amount), "}",
+        )).encode("utf8"))
+        for oid, actor, channel, source, campaign, serial, device_type, customer_no, installed_on, outcome, amount
+        in rows
+    ]
+
+
+def stored_events(rows: Sequence[RegisteredRow], at: datetime) -> list[StoredEvent]:
+    return [StoredEvent(originator_id=UUID(bytes=oid), originator_version=1, topic=TOPIC, state=state)
+            for oid, state in encode_rows(rows, at)]

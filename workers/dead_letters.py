@@ -2,7 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import functools
+from collections.abc import Callable, Sequence
 from typing import Any
 
 import structlog
@@ -54,3 +55,20 @@ def send_dead_letters(producer: Any, topic: str, source_topic: str, rows: Sequen
 def _refused(topic: str, row: DeadLetterRow, error: Exception) -> None:
     log.warning("feed_dead_letter_refused_by_topic", topic=topic, position=row.position, reason=row.reason,
                 error=str(error))
+
+
+class DeadLetterSender:
+    """``send_dead_letters`` to one topic with a producer made at its first use (or by ``producer``):
+    a feed worker on PostgreSQL leaves the sending to its writer process, and starts without one."""
+
+    def __init__(self, make_producer: Callable[[], Any], topic: str, source_topic: str) -> None:
+        self._make_producer = make_producer
+        self.topic, self.source_topic = topic, source_topic
+
+    @functools.cached_property
+    def producer(self) -> Any:
+        return self._make_producer()
+
+    def __call__(self, rows: Sequence[DeadLetterRow]) -> None:
+        if rows:
+            send_dead_letters(self.producer, self.topic, self.source_topic, rows)

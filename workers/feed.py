@@ -19,20 +19,20 @@ import structlog
 from eventsourcing.persistence import IntegrityError, Tracking
 from eventsourcing.persistence import InterfaceError as ESInterfaceError
 from eventsourcing.persistence import OperationalError as ESOperationalError
-from kafka import ConsumerRebalanceListener, KafkaConsumer, TopicPartition
-from kafka.structs import OffsetAndMetadata
 from psycopg import OperationalError as PGOperationalError
 from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_exponential
 
 from adapters.feed_records import BadRecord, parse_feed_record
+from adapters.kafka_structs import OffsetAndMetadata, TopicPartition
 from adapters.side_rows import DeadLetterRow
 from cashback.app import CashbackApp, DecidedBatch, Intake
 from domain.provenance import Channel, Provenance
-from workers.dead_letters import send_dead_letters
 from workers.feed_writer import WriterProcess, job_of
 from workers.offsets import OffsetsBeyondTopic, beyond_end, seek_to_stored, stored_offsets, tracking_name
 
 if TYPE_CHECKING:
+    from kafka import KafkaConsumer
+
     from adapters.feed_source import FeedSource
 
 log = structlog.get_logger(__name__)
@@ -76,7 +76,7 @@ class _Batch:
         return {tp.partition: records[-1].offset for tp, records in self.fresh.items()}
 
 
-class _SeekToStored(ConsumerRebalanceListener):
+class _SeekToStored:
     def __init__(self, worker: FeedWorker) -> None:
         self.worker = worker
 
@@ -92,11 +92,10 @@ class FeedWorker:
     def __init__(
         self,
         app: CashbackApp,
-        consumer: KafkaConsumer | FeedSource,
+        consumer: FeedSource,
         topic: str,
         *,
-        dead_letter_producer: Any | None = None,
-        dead_letter_topic: str | None = None,
+        send_dead_letters: Callable[[Sequence[DeadLetterRow]], None] | None = None,
         batch_size: int = 1000,
         poll_timeout_ms: int = 500,
         retry_for_seconds: float = RETRY_FOR_SECONDS,
@@ -106,8 +105,7 @@ class FeedWorker:
         self.app = app
         self.consumer = consumer
         self.topic = topic
-        self.dlq = dead_letter_producer
-        self.dlq_topic = dead_letter_topic
+        self.send_dead_letters = send_dead_letters
         self.batch_size = batch_size
         self.poll_timeout_ms = poll_timeout_ms
         self.retry_for_seconds = retry_for_seconds
@@ -188,7 +186,8 @@ class FeedWorker:
         if not self.settle():  # decided on a state that did not come true
             self._redo(batch)
             return
-        self.writer.submit(job_of(decided.stored, batch.trackings, decided.parked, batch.dead))  # it sends them first
+        self.writer.submit(job_of(decided.stored, batch.trackings, decided.parked, batch.dead,  # it sends them first
+                                  decided.registered, decided.at))
         batch.dead_letters_sent = True
         batch.decided = decided
         self._in_flight = batch
@@ -287,8 +286,8 @@ class FeedWorker:
         return intakes, dead
 
     def _send_dead_letters(self, dead: Sequence[DeadLetterRow]) -> None:
-        if dead and self.dlq is not None and self.dlq_topic:
-            send_dead_letters(self.dlq, self.dlq_topic, self.topic, dead)
+        if dead and self.send_dead_letters is not None:
+            self.send_dead_letters(dead)
 
     def _account(self, outcomes: Sequence[Any], dead: int, records: int) -> None:
         s = self.stats
@@ -339,8 +338,10 @@ def retry_transient(fn: Callable[[], Any], for_seconds: float = RETRY_FOR_SECOND
 
 def feed_lag(app: CashbackApp, consumer: KafkaConsumer, topic: str) -> list[tuple[int, int, int, int]]:
     """(partition, stored offset, end offset, lag) for every partition of the topic."""
+    from kafka import TopicPartition as KafkaTopicPartition
+
     partitions = consumer.partitions_for_topic(topic) or set()
-    tps = [TopicPartition(topic, p) for p in sorted(partitions)]
+    tps = [KafkaTopicPartition(topic, p) for p in sorted(partitions)]
     ends = consumer.end_offsets(tps) if tps else {}
     stored = stored_offsets(app, topic)
     rows = []

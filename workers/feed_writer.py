@@ -1,6 +1,6 @@
 """The feed worker's transactions, in a process of their own.
 
-While batch k is hashed, encoded and copied into PostgreSQL, the worker reads and decides batch
+While batch k is encoded, hashed and copied into PostgreSQL, the worker reads and decides batch
 k + 1. A thread cannot do this: it shares the interpreter's lock with the decisions, and measured
 slower than no overlap at all. So the writer is a child process, forked before anything connects
 (PostgreSQL, Kafka); it builds its own recorder and serves one batch at a time over a pipe:
@@ -23,6 +23,7 @@ import signal
 import traceback
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from datetime import datetime
 from multiprocessing.connection import Connection
 from typing import Any, NamedTuple
 from uuid import UUID
@@ -31,6 +32,8 @@ import structlog
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
 from adapters.side_rows import DeadLetterRow, ParkedRow
+from cashback.registered_encoding import TOPIC as REGISTERED_TOPIC
+from cashback.registered_encoding import RegisteredRow, encode_rows
 
 log = structlog.get_logger(__name__)
 
@@ -51,6 +54,18 @@ class WriteJob:
     trackings: list[tuple[str, int]]
     parked: Sequence[ParkedRow]
     dead_letters: Sequence[DeadLetterRow]
+    #: plain new registrations, encoded here rather than in the worker (cashback/registered_encoding.py)
+    registered: Sequence[RegisteredRow] = ()
+    at: datetime | None = None
+
+    def event_rows(self) -> list[EventRow]:
+        """The batch's events in the order they are stored: the aggregates', then the registrations."""
+        rows = [EventRow._make(e) for e in self.events]
+        if self.registered:
+            assert self.at is not None
+            encoded = encode_rows(self.registered, self.at)
+            rows.extend(EventRow(oid, 1, REGISTERED_TOPIC, state) for oid, state in encoded)
+        return rows
 
 
 class WriterFailed(RuntimeError):
@@ -157,7 +172,8 @@ def _serve(conn: Connection, parent_end: Connection, make_store: Callable[[], Ca
 
 
 def job_of(stored: Sequence[StoredEvent], trackings: Sequence[Tracking], parked: Sequence[ParkedRow],
-           dead_letters: Sequence[DeadLetterRow]) -> WriteJob:
+           dead_letters: Sequence[DeadLetterRow], registered: Sequence[RegisteredRow] = (),
+           at: datetime | None = None) -> WriteJob:
     # A UUID pickles through its __reduce__ (about 1 µs each); its 16 bytes cost nothing.
     return WriteJob(
         [(e.originator_id.bytes if isinstance(e.originator_id, UUID) else e.originator_id,
@@ -165,6 +181,8 @@ def job_of(stored: Sequence[StoredEvent], trackings: Sequence[Tracking], parked:
         [(t.application_name, t.notification_id) for t in trackings],
         parked,
         dead_letters,
+        registered,
+        at,
     )
 
 
@@ -181,10 +199,10 @@ def recorder_store(
             send_dead_letters(job.dead_letters)
         # A batch of first events needs nothing but these four attributes (hashes, COPY rows); a later
         # event's previous hash is looked up by id: then the ids are UUIDs again.
-        events: list[Any] = [EventRow._make(e) for e in job.events]
+        events: list[Any] = job.event_rows()
         if any(e.originator_version > 1 for e in events):
             events = [StoredEvent(originator_id=UUID(bytes=i) if type(i) is bytes else i, originator_version=v,
-                                  topic=t, state=s) for i, v, t, s in job.events]
+                                  topic=t, state=s) for i, v, t, s in events]
         trackings = [Tracking(name, offset) for name, offset in job.trackings]
         retrying(lambda: recorder.insert_events(events, trackings=trackings, parked=list(job.parked),
                                                 dead_letters=list(job.dead_letters)))
