@@ -6,6 +6,7 @@ so tests never see each other's data.
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import json
 import os
@@ -197,6 +198,20 @@ def world(tmp_path: Path, pg_dsn: str, kafka_bootstrap: str) -> Iterator[World]:
     w.stop_all()
     with psycopg.connect(pg_dsn, autocommit=True) as conn:
         conn.execute(f'DROP SCHEMA "{schema}" CASCADE')
+    _delete_topics(kafka_bootstrap, [env[k] for k in ("CASHBACK_FEED_TOPIC", "CASHBACK_FEED_DEAD_LETTER_TOPIC",
+                                                      "CASHBACK_PAYOUT_TOPIC", "CASHBACK_RESULTS_TOPIC")])
+
+
+def _delete_topics(bootstrap: str, names: list[str]) -> None:
+    """Best effort: a broker that keeps every test's topics grows slower to answer for its whole list."""
+    from confluent_kafka.admin import AdminClient
+
+    admin = AdminClient({"bootstrap.servers": bootstrap})
+    existing = set(admin.list_topics(timeout=10).topics)
+    doomed = [name for name in names if name in existing]
+    for future in admin.delete_topics(doomed).values() if doomed else ():
+        with contextlib.suppress(Exception):
+            future.result()
 
 
 def today() -> date:
