@@ -10,7 +10,7 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from typing import Any, Literal
+from typing import Any, Literal, NamedTuple
 from uuid import UUID
 
 import structlog
@@ -51,9 +51,8 @@ class DateAsISO(Transcoding):
         return date.fromisoformat(data)
 
 
-@dataclass(frozen=True, slots=True)
-class Intake:
-    """One registration request from a channel, with where it came from."""
+class Intake(NamedTuple):
+    """One registration request from a channel, with where it came from (an immutable value)."""
 
     request: RegistrationRequest
     by: Provenance
@@ -61,8 +60,9 @@ class Intake:
     payload: str = ""
 
 
-@dataclass(frozen=True, slots=True)
-class Outcome:
+class Outcome(NamedTuple):
+    """What became of one request (an immutable value; a named tuple: the feed builds one per record)."""
+
     kind: OutcomeKind
     serial: str
     status: str | None = None

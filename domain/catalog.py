@@ -5,13 +5,13 @@ from __future__ import annotations
 from array import array
 from bisect import bisect_left
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
 from datetime import date
-from typing import Protocol
+from typing import NamedTuple, Protocol
 
 
-@dataclass(frozen=True, slots=True)
-class CatalogEntry:
+class CatalogEntry(NamedTuple):
+    """One device the maker made (an immutable value: a named tuple, the cheapest to build per lookup)."""
+
     serial: str
     device_type: str
     production_date: date
@@ -80,12 +80,8 @@ class CompactCatalog:
         i = bisect_left(self.serials, serial)
         if i == len(self.serials) or self.serials[i] != serial:
             return None
-        return CatalogEntry(
-            serial=serial,
-            device_type=self.types[self.type_index[i]],
-            production_date=date.fromordinal(self.ordinals[i]),
-            country_of_sale=self.countries[self.country_index[i]],
-        )
+        return CatalogEntry(serial, self.types[self.type_index[i]], date.fromordinal(self.ordinals[i]),
+                            self.countries[self.country_index[i]])
 
     def __len__(self) -> int:
         return len(self.serials)

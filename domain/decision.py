@@ -4,6 +4,8 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import date
+from functools import lru_cache
+from typing import NamedTuple
 
 from domain.catalog import CatalogEntry
 from domain.enrolment import Enrolment
@@ -12,9 +14,9 @@ from domain.statuses import Reason, Status
 from domain.terms import CampaignTerms, DocumentKind, DocumentsRule, RuleKind
 
 
-@dataclass(frozen=True, slots=True)
-class RegistrationRequest:
-    """What a channel asks for, already normalised by the channel's parser."""
+class RegistrationRequest(NamedTuple):
+    """What a channel asks for, already normalised by the channel's parser (an immutable value; a named
+    tuple: the feed builds one per record)."""
 
     serial: str
     device_type: str
@@ -72,7 +74,13 @@ def decide(
             doc_reasons=tuple(rule.code for rule in triggered),
             documents=tuple(documents),
         )
-    return Decision(status=Status.PAYMENT_PENDING, amount_cents=eligible.amount_cents)
+    return _payable(eligible.amount_cents)
+
+
+@lru_cache(maxsize=256)
+def _payable(amount_cents: int) -> Decision:
+    # A decision is an immutable value: the feed's bulk shares one per amount instead of building one per device.
+    return Decision(status=Status.PAYMENT_PENDING, amount_cents=amount_cents)
 
 
 def _applies(

@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from enum import StrEnum
+from typing import NamedTuple
 
 
 class Channel(StrEnum):
@@ -15,8 +15,9 @@ class Channel(StrEnum):
     FINANCE = "finance"
 
 
-@dataclass(frozen=True, slots=True)
-class Provenance:
+class Provenance(NamedTuple):
+    """An immutable value (a named tuple: the feed builds one per record)."""
+
     actor: str
     channel: Channel
     source: str
