@@ -72,10 +72,12 @@ def seal(key: bytes, originator_id: UUID | str, version: int, topic: str, state:
 
 
 class Sealer:
-    """``seal`` for many events: the id part once per aggregate, the topic part once per topic."""
+    """``seal`` for many events: the key scheduled once (an HMAC copied per event costs half of
+    ``hmac.digest``, which keys it again each time), the topic part once per topic."""
 
     def __init__(self, key: bytes) -> None:
         self.key = key
+        self._keyed = hmac.new(key, digestmod=hashlib.sha256)
         self._topics: dict[str, bytes] = {}
 
     @staticmethod
@@ -96,7 +98,9 @@ class Sealer:
         topic_part = self._topics.get(topic)
         if topic_part is None:
             topic_part = self._topics[topic] = self.topic_part(topic)
-        return hmac.digest(self.key, ident_part + self.rest(version, topic_part, state, previous), hashlib.sha256)
+        mac = self._keyed.copy()
+        mac.update(b"".join((ident_part, _U64.pack(version), topic_part, _U64.pack(len(state)), state, previous)))
+        return mac.digest()
 
 
 def previous_needed(stored_events: Sequence[StoredEvent]) -> list[tuple[Any, int]]:
