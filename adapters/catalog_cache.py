@@ -126,7 +126,7 @@ def _decode(data: bytes, digest: str) -> CompactCatalog:
         at += size
     if len(serials) != rows or any(len(c) != rows for c in columns):
         raise ValueError("columns of the wrong length")
+    # The indexes into the type and country tables are not checked one by one (18 ms for a million):
+    # the columns are byte for byte those written after the parse, which made them from these tables.
     types, countries = header["types"], header["countries"]
-    if rows and (max(columns[0]) >= len(types) or max(columns[2]) >= len(countries)):
-        raise ValueError("an index outside its table")
     return CompactCatalog(serials, columns[0], columns[1], columns[2], types, countries)

@@ -56,9 +56,9 @@ def _explain(raw: bytes | None, max_bytes: int) -> RegistrationRequest | BadReco
 
 
 def _request(record: FeedRecordV1) -> RegistrationRequest:
-    return RegistrationRequest(
-        serial=normalise_serial(record.serial),
-        device_type=normalise_device_type(record.device_type),
-        installed_on=record.installed_on,
-        customer_no=normalise_customer_no(record.customer_no),
+    return RegistrationRequest(  # serial, device type, installation date, customer number
+        normalise_serial(record.serial),
+        normalise_device_type(record.device_type),
+        record.installed_on,
+        normalise_customer_no(record.customer_no),
     )

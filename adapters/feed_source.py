@@ -23,6 +23,7 @@ log = structlog.get_logger(__name__)
 
 #: How long a batch that is not full waits for records still being fetched.
 FILL_WAIT_S = 0.02
+_UNSEEN: list[Record] = []  # a partition not met yet in this poll
 
 
 class Record(NamedTuple):
@@ -87,6 +88,8 @@ class FeedSource:
         ``consume(n, timeout)`` alone returns only when it has ``n`` records or the timeout is over,
         so the last, partial batch of a burst would wait the whole timeout before being stored."""
         polled: dict[TopicPartition, list[Record]] = {}
+        # By (topic, partition) as the messages give them: one list per partition, looked up per message.
+        lists: dict[tuple[str | None, int | None], list[Record] | None] = {}
         for message in self._messages(timeout_ms / 1000, max_records):
             error = message.error()
             if error is not None:
@@ -95,17 +98,25 @@ class FeedSource:
                 if error.code() != ck.KafkaError._PARTITION_EOF:
                     log.warning("feed_kafka_error", error=str(error))
                 continue
-            topic, partition, offset = message.topic(), message.partition(), message.offset()
-            if topic is None or partition is None or offset is None:  # only events without an error lack them
-                continue
-            tp = self._tp(topic, partition)
-            if tp not in self._assigned:  # fetched before its revocation, in the same consume() call
-                continue
-            records = polled.get(tp)
-            if records is None:
-                records = polled[tp] = []
-            records.append(Record(offset, message.value()))
+            key = (message.topic(), message.partition())
+            records = lists.get(key, _UNSEEN)
+            if records is _UNSEEN:
+                records = lists[key] = self._records_of(polled, *key)
+            offset = message.offset()
+            if records is not None and offset is not None:
+                records.append(Record(offset, message.value()))
         return polled
+
+    def _records_of(self, polled: dict[TopicPartition, list[Record]], topic: str | None,
+                    partition: int | None) -> list[Record] | None:
+        """The list a partition's records go to, or None: not a record (only events without an error lack
+        a topic or partition), or of a partition fetched before its revocation in the same consume() call."""
+        if topic is None or partition is None:
+            return None
+        tp = self._tp(topic, partition)
+        if tp not in self._assigned:
+            return None
+        return polled.setdefault(tp, [])
 
     def _messages(self, timeout_s: float, max_records: int) -> list[ck.Message]:
         consume = self._consumer.consume

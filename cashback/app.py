@@ -60,6 +60,9 @@ class Intake(NamedTuple):
     payload: str = ""
 
 
+PAYMENT_PENDING = str(Status.PAYMENT_PENDING)
+
+
 class Outcome(NamedTuple):
     """What became of one request (an immutable value; a named tuple: the feed builds one per record)."""
 
@@ -305,7 +308,7 @@ class CashbackApp(Application[UUID]):
                 else:
                     outcomes.append(Outcome("not_enrolled", request.serial, reason=str(Reason.COMPANY_NOT_ENROLLED)))
                 continue
-            existing = touched.get(rid)
+            existing = touched.get(rid) if touched else None  # a UUID's hash is Python code: not for nothing
             if existing is not None and not existing.may_reregister(
                 request.customer_no, request.device_type, request.installed_on
             ):
@@ -331,11 +334,11 @@ class CashbackApp(Application[UUID]):
                 row = self.registered_encoder.row(
                     rid, campaign_id=self.terms.id, serial=request.serial, device_type=request.device_type,
                     customer_no=request.customer_no, installed_on=request.installed_on,
-                    outcome=str(decision.status), amount_cents=decision.amount_cents, by=item.by,
+                    outcome=PAYMENT_PENDING, amount_cents=decision.amount_cents, by=item.by,
                 )
                 if row is not None:
                     registered.append(row)
-                    outcomes.append(self._registered(request.serial, decision, deadline))
+                    outcomes.append(Outcome("registered", request.serial, PAYMENT_PENDING, None, decision.amount_cents))
                     continue
             registration = DeviceRegistration.register(
                 campaign_id=self.terms.id,

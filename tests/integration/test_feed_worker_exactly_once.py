@@ -20,10 +20,11 @@ def _events(world: World) -> int:
 
 
 def test_sigterm_finishes_the_batch_in_hand_and_a_restart_does_the_rest(world: World) -> None:
-    n = 10000
+    n = 20000
     world.produce(world.feed(n))
-    worker = world.start_worker("worker", "feed", "--batch-size", "1000")
-    world.wait_for(lambda: 0 < world.stored_feed_records() < n, timeout=120, what="the first batches")
+    # Small batches and a close watch: the worker stores 10,000 records in 1,000s in a fraction of a second.
+    worker = world.start_worker("worker", "feed", "--batch-size", "200")
+    world.wait_for(lambda: 0 < world.stored_feed_records() < n, timeout=120, what="the first batches", interval=0.01)
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=60) == 0
     done = world.stored_feed_records()
