@@ -9,7 +9,14 @@ from collections.abc import Sequence
 from typing import Any
 from uuid import UUID
 
-from eventsourcing.persistence import InterfaceError, OperationalError, ProgrammingError, StoredEvent, Tracking
+from eventsourcing.persistence import (
+    IntegrityError,
+    InterfaceError,
+    OperationalError,
+    ProgrammingError,
+    StoredEvent,
+    Tracking,
+)
 from eventsourcing.postgres import PostgresProcessRecorder
 from eventsourcing.utils import retry
 from psycopg import Cursor
@@ -65,6 +72,12 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         )
         self.table_text = f'"{self.datastore.schema}"."{self.events_table_name}"' if self.datastore.schema \
             else f'"{self.events_table_name}"'
+        tracking_table = SQL("{0}.{1}").format(Identifier(self.datastore.schema), Identifier(self.tracking_table_name))
+        self.insert_batch_tracking_statement = SQL(
+            "INSERT INTO {0} (application_name, notification_id) VALUES (%(name)s, %(position)s)"
+            " ON CONFLICT (application_name) DO UPDATE SET notification_id = %(position)s"
+            " WHERE {0}.notification_id < %(first)s RETURNING notification_id"
+        ).format(tracking_table)
         self.select_previous_statement = SQL(
             "SELECT t.originator_id, t.originator_version, t.chain_hash"
             " FROM unnest(%s::{1}[], %s::bigint[]) AS p(id, v)"
@@ -91,7 +104,10 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
     ) -> None:
         trackings: Sequence[Tracking] = kwargs.get("trackings") or ()
         for tracking in trackings:
-            self._insert_tracking(curs, tracking)
+            if isinstance(tracking, side_rows.BatchTracking) and self.datastore.single_row_tracking:
+                self._insert_batch_tracking(curs, tracking)
+            else:
+                self._insert_tracking(curs, tracking)
         if rows := kwargs.get("companies"):
             curs.executemany(self.qualify(side_rows.UPSERT_COMPANY), side_rows.company_params(rows))  # type: ignore[arg-type]
         if rows := kwargs.get("parked"):
@@ -99,6 +115,16 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         if rows := kwargs.get("dead_letters"):
             curs.executemany(self.qualify(side_rows.INSERT_DEAD_LETTER), side_rows.dead_letter_params(rows))  # type: ignore[arg-type]
         super()._insert_events(curs, stored_events, **kwargs)
+
+    def _insert_batch_tracking(self, curs: Cursor[DictRow], tracking: side_rows.BatchTracking) -> None:
+        curs.execute(self.insert_batch_tracking_statement, {"name": tracking.application_name,
+                                                            "position": tracking.notification_id,
+                                                            "first": tracking.first_id}, prepare=True)
+        if curs.fetchone() is None:
+            raise IntegrityError(
+                f"Failed to record tracking for {tracking.application_name} {tracking.notification_id}:"
+                f" a position at or after the batch's first record ({tracking.first_id}) is stored already"
+            )
 
     @retry((InterfaceError, OperationalError), max_attempts=10, wait=0.2)
     def insert_events(self, stored_events: Sequence[StoredEvent], **kwargs: Any) -> Sequence[int] | None:

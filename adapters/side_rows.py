@@ -11,6 +11,19 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
+from eventsourcing.persistence import Tracking
+
+
+@dataclass(frozen=True)
+class BatchTracking(Tracking):
+    """The position a batch reaches in one partition, with the position of its first record: the
+    PostgreSQL recorder stores it only while the stored position is before ``first_id``, in the
+    batch's own transaction, so a batch some of whose records are stored already (by another member
+    of the group, after a rebalance) fails whole instead of storing them twice. Elsewhere it is a
+    plain ``Tracking``."""
+
+    first_id: int
+
 
 @dataclass(frozen=True, slots=True)
 class CompanyRow:

@@ -16,7 +16,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 import structlog
-from eventsourcing.persistence import IntegrityError, Tracking
+from eventsourcing.persistence import IntegrityError
 from eventsourcing.persistence import InterfaceError as ESInterfaceError
 from eventsourcing.persistence import OperationalError as ESOperationalError
 from psycopg import OperationalError as PGOperationalError
@@ -24,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from adapters.feed_records import BadRecord, parse_feed_record
 from adapters.kafka_structs import OffsetAndMetadata, TopicPartition
-from adapters.side_rows import DeadLetterRow
+from adapters.side_rows import BatchTracking, DeadLetterRow
 from cashback.app import CashbackApp, DecidedBatch, Intake
 from domain.provenance import Channel, Provenance
 from workers.feed_writer import WriterProcess, job_of
@@ -63,11 +63,11 @@ class _Batch:
     dead: list[DeadLetterRow]
     decided: DecidedBatch | None = None
     dead_letters_sent: bool = False
-    trackings: list[Tracking] = field(init=False)
+    trackings: list[BatchTracking] = field(init=False)
     serials: frozenset[str] = field(init=False)
 
     def __post_init__(self) -> None:
-        self.trackings = [Tracking(tracking_name(tp.topic, tp.partition), records[-1].offset)
+        self.trackings = [BatchTracking(tracking_name(tp.topic, tp.partition), records[-1].offset, records[0].offset)
                           for tp, records in self.fresh.items()]
         self.serials = frozenset(it.request.serial for it in self.intakes)
 
@@ -167,7 +167,9 @@ class FeedWorker:
         has committed. A batch sharing a serial with it waits for that commit first; anything else
         the decision could not see (another worker, the portal) fails the transaction on the store's
         uniqueness, and the batch is then decided again on the synchronous path (``_redo``)."""
-        stored = self._with_retry(self.stored_offsets)
+        # With a writer, a record stored already (by another member of the group) fails its batch's
+        # transaction (BatchTracking): no query per batch. Without one, the store is asked.
+        stored = {} if self.writer is not None else self._with_retry(self.stored_offsets)
         if self._in_flight is not None:  # its positions are not committed yet, and lower than ours
             for partition, offset in self._in_flight.last_offsets.items():
                 stored[partition] = max(stored.get(partition, -1), offset)
@@ -201,7 +203,8 @@ class FeedWorker:
         try:
             self.writer.result()
         except IntegrityError as error:
-            if batch.decided.existing is None:  # decided as new devices: some were not
+            stale = "tracking" in str(error).lower()  # records stored already: not a question of new devices
+            if batch.decided.existing is None and not stale:  # decided as new devices: some were not
                 self._assume_new = False
             log.info("feed_batch_decided_again", error=str(error), assumed_new=batch.decided.existing is None)
             self._redo(batch)

@@ -31,7 +31,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
-from adapters.side_rows import DeadLetterRow, ParkedRow
+from adapters.side_rows import BatchTracking, DeadLetterRow, ParkedRow
 from cashback.registered_encoding import TOPIC as REGISTERED_TOPIC
 from cashback.registered_encoding import RegisteredRow, encode_rows
 
@@ -51,7 +51,7 @@ class EventRow(NamedTuple):
 @dataclass(frozen=True)
 class WriteJob:
     events: list[EventTuple]
-    trackings: list[tuple[str, int]]
+    trackings: list[tuple[str, int, int]]  # (name, position, position of the batch's first record)
     parked: Sequence[ParkedRow]
     dead_letters: Sequence[DeadLetterRow]
     #: plain new registrations, encoded here rather than in the worker (cashback/registered_encoding.py)
@@ -178,7 +178,7 @@ def job_of(stored: Sequence[StoredEvent], trackings: Sequence[Tracking], parked:
     return WriteJob(
         [(e.originator_id.bytes if isinstance(e.originator_id, UUID) else e.originator_id,
           e.originator_version, e.topic, e.state) for e in stored],
-        [(t.application_name, t.notification_id) for t in trackings],
+        [(t.application_name, t.notification_id, getattr(t, "first_id", t.notification_id)) for t in trackings],
         parked,
         dead_letters,
         registered,
@@ -203,7 +203,7 @@ def recorder_store(
         if any(e.originator_version > 1 for e in events):
             events = [StoredEvent(originator_id=UUID(bytes=i) if type(i) is bytes else i, originator_version=v,
                                   topic=t, state=s) for i, v, t, s in events]
-        trackings = [Tracking(name, offset) for name, offset in job.trackings]
+        trackings = [BatchTracking(name, offset, first) for name, offset, first in job.trackings]
         retrying(lambda: recorder.insert_events(events, trackings=trackings, parked=list(job.parked),
                                                 dead_letters=list(job.dead_letters)))
 

@@ -39,7 +39,7 @@ from psycopg.conninfo import conninfo_to_dict
 from psycopg.sql import SQL, Identifier
 
 from adapters.postgres_store import CashbackPostgresRecorder
-from adapters.side_rows import CompanyRow, DeadLetterRow, ParkedRow
+from adapters.side_rows import BatchTracking, CompanyRow, DeadLetterRow, ParkedRow
 from adapters.sqlite_store import CashbackSQLiteRecorder
 
 pytestmark = pytest.mark.integration
@@ -481,3 +481,32 @@ def test_select_versions(store: Store) -> None:
     rec.insert_events([event(known[0], 1), event(known[1], 1), event(known[1], 2), event(known[2], 4)])
     assert rec.select_versions(many) == {known[0]: 1, known[1]: 2, known[2]: 4}
     assert rec.select_versions([*many, a]) == {known[0]: 1, known[1]: 2, known[2]: 4, a: 3}
+
+
+@pytest.mark.parametrize("first", [3, 10, 11])
+def test_a_batch_overlapping_stored_records_rolls_back_whole_on_postgres(first: int) -> None:
+    """A batch of records first..15 of a partition stored up to 10: from 11 on it is stored; from 10
+    or before, some of its records are stored already (another member of the group stored them) and
+    nothing of it is, although its last position moves forward (the library's check alone lets it in)."""
+    for store in _postgres_store():
+        rec = store.recorder
+        rec.insert_events([event(uuid.uuid4())], trackings=[Tracking("kafka:t:0", 10)])
+        a = uuid.uuid4()
+        batch = dict(trackings=[BatchTracking("kafka:t:0", 15, first), BatchTracking("kafka:t:1", 4, 0)],
+                     dead_letters=[dead_letter("0/12")])
+        if first > 10:
+            rec.insert_events([event(a)], **batch)
+            assert store.positions() == {"kafka:t:0": 15, "kafka:t:1": 4}
+            assert [e.originator_version for e in rec.select_events(a)] == [1]
+        else:
+            with pytest.raises(IntegrityError, match="at or after the batch's first record"):
+                rec.insert_events([event(a)], **batch)
+            assert store.positions() == {"kafka:t:0": 10}
+            assert rec.select_events(a) == []
+            assert store.dead_letters() == set()
+
+
+def test_a_batch_tracking_is_a_plain_position_on_sqlite(tmp_path: Path) -> None:
+    for store in _sqlite_store(tmp_path):
+        store.recorder.insert_events([], trackings=[BatchTracking("kafka:t:0", 15, 11)])
+        assert store.positions() == {"kafka:t:0": 15}

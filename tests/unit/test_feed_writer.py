@@ -20,7 +20,7 @@ from workers.feed_writer import WriteJob, WriterFailed, WriterProcess
 
 def _job(tag: str) -> WriteJob:
     dead = DeadLetterRow("kafka:t", f"0/{tag}", "bad JSON", b"{", datetime(2026, 5, 1, tzinfo=UTC))
-    return WriteJob(events=[], trackings=[("kafka:t:0", int(tag))], parked=[], dead_letters=[dead])
+    return WriteJob(events=[], trackings=[("kafka:t:0", int(tag), int(tag))], parked=[], dead_letters=[dead])
 
 
 def _writing_to(folder: Path) -> Callable[[], Callable[[WriteJob], None]]:
@@ -28,7 +28,7 @@ def _writing_to(folder: Path) -> Callable[[], Callable[[WriteJob], None]]:
 
     def make() -> Callable[[WriteJob], None]:
         def store(job: WriteJob) -> None:
-            _, offset = job.trackings[0]
+            _, offset, _ = job.trackings[0]
             if offset == 13:
                 raise IntegrityError("duplicate key value violates unique constraint")
             if offset == 66:
