@@ -69,28 +69,6 @@ class RegisteredEncoder:
         return (originator_id.bytes, by.actor, str(by.channel), by.source, campaign_id, serial, device_type,
                 customer_no, installed_on.isoformat(), outcome, amount_cents)
 
-    def encode(
-        self,
-        originator_id: UUID,
-        *,
-        campaign_id: str,
-        serial: str,
-        device_type: str,
-        customer_no: str,
-        installed_on: date,
-        outcome: str,
-        amount_cents: int,
-        by: Provenance,
-        at: datetime,
-    ) -> StoredEvent | None:
-        row = self.row(originator_id, campaign_id=campaign_id, serial=serial, device_type=device_type,
-                       customer_no=customer_no, installed_on=installed_on, outcome=outcome,
-                       amount_cents=amount_cents, by=by)
-        if row is None:
-            return None
-        (event,) = stored_events([row], at)
-        return event
-
 
 #: (originator id as 16 bytes, actor, channel, source, campaign id, serial, device type, customer number,
 #: installation date as ISO text, outcome, amount in cents): a ``Registered`` event before its encoding.
