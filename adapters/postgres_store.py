@@ -85,11 +85,13 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
         ).format(table, id_type)
 
     def create_table(self) -> None:
-        """Create tables once even when several processes start at the same moment (an advisory lock
-        serialises them; CREATE … IF NOT EXISTS alone races on the system catalogs)."""
+        """Create the schema and tables once even when several processes start at the same moment (an
+        advisory lock serialises them; CREATE … IF NOT EXISTS alone races on the system catalogs)."""
         with self.datastore.get_connection() as conn:
             conn.execute("SELECT pg_advisory_lock(%s)", (DDL_LOCK,))
             try:
+                if self.datastore.schema:  # a deployment names its schema; the first start makes it
+                    conn.execute(SQL("CREATE SCHEMA IF NOT EXISTS {0}").format(Identifier(self.datastore.schema)))
                 super().create_table()
             finally:
                 conn.execute("SELECT pg_advisory_unlock(%s)", (DDL_LOCK,))

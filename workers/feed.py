@@ -63,6 +63,8 @@ class _Batch:
     dead: list[DeadLetterRow]
     decided: DecidedBatch | None = None
     dead_letters_sent: bool = False
+    #: how many times each of its partitions had been sought when its records were polled
+    sought: dict[TopicPartition, int] = field(default_factory=dict)
     trackings: list[BatchTracking] = field(init=False)
     serials: frozenset[str] = field(init=False)
 
@@ -116,6 +118,8 @@ class FeedWorker:
         # The feed's bulk is devices never seen: decide them without asking the store, until a batch
         # proves otherwise (its transaction fails on the store's uniqueness and is decided again).
         self._assume_new = True
+        # Seeks per partition: records polled before a seek of their partition are not stored (below).
+        self._sought: dict[TopicPartition, int] = {}
 
     # --- offsets ----------------------------------------------------------------------
 
@@ -126,6 +130,8 @@ class FeedWorker:
         self.settle()  # positions are read once the batch in flight has committed (or failed)
         stored = self._with_retry(self.stored_offsets)
         self._check_within_topic(partitions, stored)
+        for tp in partitions:
+            self._sought[tp] = self._sought.get(tp, 0) + 1
         positions = seek_to_stored(self.consumer, partitions, stored)
         log.info("feed_partitions_assigned", topic=self.topic, positions=positions)
 
@@ -169,6 +175,7 @@ class FeedWorker:
         uniqueness, and the batch is then decided again on the synchronous path (``_redo``)."""
         # With a writer, a record stored already (by another member of the group) fails its batch's
         # transaction (BatchTracking): no query per batch. Without one, the store is asked.
+        sought = {tp: self._sought.get(tp, 0) for tp in polled}
         stored = {} if self.writer is not None else self._with_retry(self.stored_offsets)
         if self._in_flight is not None:  # its positions are not committed yet, and lower than ours
             for partition, offset in self._in_flight.last_offsets.items():
@@ -177,9 +184,11 @@ class FeedWorker:
         if not fresh:
             return
         intakes, dead = self._read(fresh)
-        batch = _Batch(fresh, intakes, dead)
+        batch = _Batch(fresh, intakes, dead, sought=sought)
         if self._in_flight is not None and not batch.serials.isdisjoint(self._in_flight.serials):
             self.settle()
+            if self._read_before_a_seek(batch):
+                return
         if self.writer is None:
             self._store_now(batch)
             return
@@ -218,12 +227,25 @@ class FeedWorker:
     def _redo(self, batch: _Batch) -> None:
         """A batch whose transaction failed, decided again against what is stored now."""
         self.app.forget_cached()
+        if self._read_before_a_seek(batch):
+            return
         fresh = _past(batch.fresh, self._with_retry(self.stored_offsets))
         if fresh:
             intakes, dead = self._read(fresh)
-            again = _Batch(fresh, intakes, dead)
+            again = _Batch(fresh, intakes, dead, sought=batch.sought)
             again.dead_letters_sent = batch.dead_letters_sent
             self._store_now(again)
+
+    def _read_before_a_seek(self, batch: _Batch) -> bool:
+        """True, and its partitions sought to the stored offsets again, when one of the batch's
+        partitions was sought after its records were polled (a batch before it found records stored
+        by another member and rewound): storing it would move that partition's position past records
+        nobody stored. They are all read again from the stored offsets."""
+        if all(self._sought.get(tp, 0) == batch.sought.get(tp, 0) for tp in batch.fresh):
+            return False
+        log.info("feed_batch_read_again", topic=self.topic, partitions=sorted(tp.partition for tp in batch.fresh))
+        self.seek_to_stored(list(batch.fresh))
+        return True
 
     def _store_now(self, batch: _Batch) -> None:
         if not batch.dead_letters_sent:

@@ -89,6 +89,7 @@ class WriterProcess:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child.close()
         self._pending = False
+        self._jobs = 0
         self._closed = False
         # At exit, multiprocessing terminates daemonic children (SIGTERM, which the child ignores) and
         # joins them: the pipe must be closed first, or a caller that forgot close() hangs there.
@@ -103,6 +104,7 @@ class WriterProcess:
         except OSError:  # a broken pipe: left alone, the CLI's EPIPE handling would exit without a word
             raise WriterFailed(self._ended()) from None
         self._pending = True
+        self._jobs += 1
 
     def result(self) -> None:
         """Wait for the batch in flight: nothing, IntegrityError (a conflict: decide again) or WriterFailed."""
@@ -125,12 +127,16 @@ class WriterProcess:
                 " restart the worker")
 
     def close(self) -> None:
-        """Let the batch in flight end, then stop the child."""
+        """Let the batch in flight end, then stop the child. A child that was never given a batch has
+        nothing to finish: it is stopped at once (it may still be connecting, e.g. to a broker that
+        does not answer, while the worker gives up starting)."""
         if self._closed:
             return
         self._closed = True
         atexit.unregister(self.close)
         self._conn.close()
+        if not self._jobs:
+            self._process.kill()
         self._process.join(timeout=300)
         if self._process.is_alive():  # pragma: no cover - a transaction stuck past the database's own timeouts
             self._process.kill()

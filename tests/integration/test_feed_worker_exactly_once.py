@@ -89,3 +89,77 @@ def test_the_projector_reads_past_gaps_in_the_notification_ids(world: World) -> 
                    and world.sql("SELECT COUNT(*) FROM overview")[0][0] == 100, what="the projector past the gap")
     projector.send_signal(signal.SIGTERM)
     projector.wait(timeout=30)
+
+
+def test_records_rewound_by_a_failed_batch_are_not_skipped_by_the_batch_read_after_them(world: World) -> None:
+    """A zombie's race, staged: while this worker's batch k (offsets 0..9 of partition 0) is in
+    flight, another member of the group stores 0..4; k fails, is decided again from 5, and fails
+    again because the other member has stored 5..6 meanwhile: the worker rewinds partition 0 to 7.
+    Batch k + 1 (10..19), polled before the rewind, must not be stored: its position would pass
+    7..9, which nobody stored. Real broker, real PostgreSQL, the real writer process; only the other
+    member's commits are injected at those two moments."""
+    from eventsourcing.persistence import Tracking
+    from kafka import KafkaProducer
+
+    from adapters.feed_source import Record
+    from adapters.kafka_clients import feed_source
+    from adapters.kafka_structs import TopicPartition
+    from cashback.bootstrap import feed_writer
+    from workers.feed import FeedWorker, _SeekToStored
+    from workers.offsets import tracking_name
+
+    records = world.feed(20)
+    producer = KafkaProducer(bootstrap_servers=world.bootstrap, acks="all")
+    for record in records:  # one partition, in order
+        producer.send(world.topic, partition=0, value=json.dumps(record).encode())
+    producer.flush()
+    producer.close()
+
+    writer = feed_writer(world.settings())
+    assert writer is not None
+    engine = world.engine()
+    app = engine.app
+    source = feed_source(world.bootstrap, world.env["CASHBACK_FEED_GROUP"])
+    worker = FeedWorker(app, source, world.topic, batch_size=10, writer=writer)
+    tp, name = TopicPartition(world.topic, 0), tracking_name(world.topic, 0)
+
+    def other_member_stores(first: int, last: int) -> None:
+        raw = [Record(o, json.dumps(records[o]).encode()) for o in range(first, last + 1)]
+        intakes, _ = worker._read({tp: raw})
+        app.register_batch(intakes, trackings=[Tracking(name, last)])
+
+    submit_job = writer.submit
+
+    def other_member_first(job: object) -> None:  # k reaches the writer after 0..4 are stored elsewhere
+        writer.submit = submit_job  # type: ignore[method-assign]
+        other_member_stores(0, 4)
+        submit_job(job)  # type: ignore[arg-type]
+
+    register = app.register_batch
+
+    def other_member_again(*args: object, **kwargs: object) -> object:  # k's second decision loses the race
+        app.register_batch = register  # type: ignore[method-assign]
+        other_member_stores(5, 6)
+        return register(*args, **kwargs)  # type: ignore[arg-type]
+
+    writer.submit = other_member_first  # type: ignore[method-assign]
+    try:
+        source.subscribe([world.topic], listener=_SeekToStored(worker))
+        for _ in range(400):  # the worker's loop, stepped by hand (FeedWorker.run)
+            polled = source.poll(timeout_ms=100, max_records=10)
+            if polled:
+                if worker.stats.batches == 0 and min(r.offset for rs in polled.values() for r in rs) == 10:
+                    app.register_batch = other_member_again  # type: ignore[method-assign]  # k + 1 is here
+                worker.submit(polled)
+            else:
+                worker.settle()
+            if worker.stored_offsets().get(0, -1) >= 19 and worker._in_flight is None:
+                break
+        worker.settle()
+    finally:
+        source.close()
+        writer.close()
+        engine.close()
+    assert world.stored_feed_records() == 20
+    assert sorted(world.registered_serials()) == sorted(r["serial"] for r in records)
+    assert len(world.registered_serials()) == 20

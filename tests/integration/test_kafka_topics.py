@@ -11,6 +11,7 @@ import uuid
 from collections.abc import Iterator
 from pathlib import Path
 
+import psycopg
 import pytest
 from confluent_kafka.admin import AdminClient
 
@@ -69,18 +70,30 @@ def test_an_unreachable_broker_is_one_clear_error() -> None:
     assert time.monotonic() - started < 10
 
 
-def test_the_feed_worker_exits_3_with_a_message_when_kafka_does_not_answer(tmp_path: Path) -> None:
+@pytest.mark.parametrize("store", ["sqlite", "postgres"])
+def test_the_feed_worker_exits_3_with_a_message_when_kafka_does_not_answer(
+    tmp_path: Path, store: str, pg_dsn: str
+) -> None:
+    """On PostgreSQL its writer process is still trying the broker too: it must not hold the exit."""
     env = {
         "PATH": "/usr/bin:/bin",
-        "CASHBACK_STORE": "sqlite",
+        "CASHBACK_STORE": store,
+        "CASHBACK_PG_DSN": pg_dsn,
+        "CASHBACK_PG_SCHEMA": f"t_{uuid.uuid4().hex[:10]}",
         "CASHBACK_DATA_DIR": str(tmp_path / "data"),
         "CASHBACK_CAMPAIGN_FILE": str(ROOT / "examples" / "campaign.toml"),
         "CASHBACK_CATALOG_FILE": str(ROOT / "examples" / "catalog.csv"),
         "CASHBACK_KAFKA_BOOTSTRAP": "127.0.0.1:1",
     }
-    done = subprocess.run([sys.executable, "-m", "cashback.cli", "worker", "feed"], env=env, cwd=ROOT,
-                          capture_output=True, text=True, timeout=120)
+    started = time.monotonic()
+    try:
+        done = subprocess.run([sys.executable, "-m", "cashback.cli", "worker", "feed"], env=env, cwd=ROOT,
+                              capture_output=True, text=True, timeout=120)
+    finally:
+        with psycopg.connect(pg_dsn, autocommit=True) as conn:  # made by the writer, if it got that far
+            conn.execute(f'DROP SCHEMA IF EXISTS "{env["CASHBACK_PG_SCHEMA"]}" CASCADE')
     assert done.returncode == 3, done.stderr
+    assert time.monotonic() - started < 25  # the broker is given 10 s
     assert "Kafka at 127.0.0.1:1 did not answer" in done.stderr
     assert "is the broker up" in done.stderr
     assert "Traceback" not in done.stderr

@@ -510,3 +510,16 @@ def test_a_batch_tracking_is_a_plain_position_on_sqlite(tmp_path: Path) -> None:
     for store in _sqlite_store(tmp_path):
         store.recorder.insert_events([], trackings=[BatchTracking("kafka:t:0", 15, 11)])
         assert store.positions() == {"kafka:t:0": 15}
+
+
+def test_the_schema_named_by_the_settings_is_made_at_the_first_start() -> None:
+    schema = f"test_recorders_new_{uuid.uuid4().hex[:10]}"
+    datastore = pg_datastore(schema, pool_size=1, max_overflow=1)
+    try:
+        rec = pg_recorder(datastore)  # no CREATE SCHEMA before: the recorder's create_table makes it
+        rec.insert_events([event(uuid.uuid4())], trackings=[Tracking("kafka:t:0", 1)])
+        assert rec.trackings("kafka:t:") == {"kafka:t:0": 1}
+        pg_recorder(datastore)  # a second start finds it
+    finally:
+        datastore.close()
+        pg_drop_schema(schema)

@@ -113,6 +113,22 @@ def test_the_child_ignores_sigterm_and_ends_when_the_parent_closes(tmp_path: Pat
     assert writer._process.exitcode == 0
 
 
+def _slow_to_start() -> Callable[[WriteJob], None]:
+    time.sleep(60)  # connecting to a broker that does not answer
+    raise AssertionError("never reached")
+
+
+def test_a_writer_that_never_got_a_batch_is_stopped_at_once() -> None:
+    """The worker gave up starting (Kafka does not answer) while its writer was still connecting:
+    there is no batch to finish, so the worker exits now, not when the writer's own attempts end."""
+    writer = WriterProcess(_slow_to_start)
+    time.sleep(0.2)
+    started = time.monotonic()
+    writer.close()
+    assert time.monotonic() - started < 5
+    assert not writer._process.is_alive()
+
+
 def test_a_parent_that_stops_waiting_leaves_a_quiet_child(tmp_path: Path, capfd: pytest.CaptureFixture[str]) -> None:
     writer = WriterProcess(_writing_to(tmp_path))
     writer.submit(_job("8"))  # never asked for its answer: the worker ended on an error of its own
