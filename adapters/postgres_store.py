@@ -10,7 +10,6 @@ from typing import Any
 from uuid import UUID
 
 from eventsourcing.persistence import (
-    IntegrityError,
     InterfaceError,
     OperationalError,
     ProgrammingError,
@@ -123,7 +122,7 @@ class CashbackPostgresRecorder(PostgresProcessRecorder):
                                                             "position": tracking.notification_id,
                                                             "first": tracking.first_id}, prepare=True)
         if curs.fetchone() is None:
-            raise IntegrityError(
+            raise side_rows.PositionsStoredAlready(
                 f"Failed to record tracking for {tracking.application_name} {tracking.notification_id}:"
                 f" a position at or after the batch's first record ({tracking.first_id}) is stored already"
             )

@@ -11,7 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date, datetime
 
-from eventsourcing.persistence import Tracking
+from eventsourcing.persistence import IntegrityError, Tracking
 
 
 @dataclass(frozen=True)
@@ -23,6 +23,10 @@ class BatchTracking(Tracking):
     plain ``Tracking``."""
 
     first_id: int
+
+
+class PositionsStoredAlready(IntegrityError):
+    """A ``BatchTracking`` found its partition stored at or after the batch's first record."""
 
 
 @dataclass(frozen=True, slots=True)

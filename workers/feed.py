@@ -24,7 +24,7 @@ from tenacity import Retrying, retry_if_exception_type, stop_after_delay, wait_e
 
 from adapters.feed_records import BadRecord, parse_feed_record
 from adapters.kafka_structs import OffsetAndMetadata, TopicPartition
-from adapters.side_rows import BatchTracking, DeadLetterRow
+from adapters.side_rows import BatchTracking, DeadLetterRow, PositionsStoredAlready
 from cashback.app import CashbackApp, DecidedBatch, Intake
 from domain.provenance import Channel, Provenance
 from workers.feed_writer import WriterProcess, job_of
@@ -212,7 +212,7 @@ class FeedWorker:
         try:
             self.writer.result()
         except IntegrityError as error:
-            stale = "tracking" in str(error).lower()  # records stored already: not a question of new devices
+            stale = isinstance(error, PositionsStoredAlready)  # not a question of new devices
             if batch.decided.existing is None and not stale:  # decided as new devices: some were not
                 self._assume_new = False
             log.info("feed_batch_decided_again", error=str(error), assumed_new=batch.decided.existing is None)

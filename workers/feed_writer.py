@@ -6,7 +6,8 @@ slower than no overlap at all. So the writer is a child process, forked before a
 (PostgreSQL, Kafka); it builds its own recorder and serves one batch at a time over a pipe:
 
     parent → child   ``WriteJob`` (events, positions, side rows)
-    child → parent   ``("ok", "")``, ``("integrity", message)`` or ``("error", traceback)``
+    child → parent   ``("ok", "")``, ``("stored_already", message)``, ``("integrity", message)`` or
+                     ``("error", traceback)``
 
 One job in flight at most: the parent sends batch k + 1 only after batch k's answer. The child
 ignores SIGINT/SIGTERM (the parent decides when to stop: it finishes the batch in flight, then
@@ -31,7 +32,7 @@ from uuid import UUID
 import structlog
 from eventsourcing.persistence import IntegrityError, StoredEvent, Tracking
 
-from adapters.side_rows import BatchTracking, DeadLetterRow, ParkedRow
+from adapters.side_rows import BatchTracking, DeadLetterRow, ParkedRow, PositionsStoredAlready
 from cashback.registered_encoding import TOPIC as REGISTERED_TOPIC
 from cashback.registered_encoding import RegisteredRow, encode_rows
 
@@ -113,6 +114,8 @@ class WriterProcess:
             kind, detail = self._conn.recv()
         except (EOFError, OSError):
             raise WriterFailed(self._ended()) from None
+        if kind == "stored_already":
+            raise PositionsStoredAlready(detail)
         if kind == "integrity":
             raise IntegrityError(detail)
         if kind != "ok":
@@ -158,6 +161,8 @@ def _serve(conn: Connection, parent_end: Connection, make_store: Callable[[], Ca
                 break
             try:
                 store(job)
+            except PositionsStoredAlready as error:
+                answer = ("stored_already", str(error))
             except IntegrityError as error:
                 answer = ("integrity", str(error))
             except Exception:

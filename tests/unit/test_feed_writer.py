@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 from eventsourcing.persistence import IntegrityError
 
-from adapters.side_rows import DeadLetterRow
+from adapters.side_rows import DeadLetterRow, PositionsStoredAlready
 from workers.feed_writer import WriteJob, WriterFailed, WriterProcess
 
 
@@ -31,6 +31,8 @@ def _writing_to(folder: Path) -> Callable[[], Callable[[WriteJob], None]]:
             _, offset, _ = job.trackings[0]
             if offset == 13:
                 raise IntegrityError("duplicate key value violates unique constraint")
+            if offset == 14:
+                raise PositionsStoredAlready("Failed to record tracking for kafka:t:0 14")
             if offset == 66:
                 raise ValueError("something else went wrong")
             (folder / f"{offset}.stored").write_text(job.dead_letters[0].position)
@@ -65,6 +67,15 @@ def test_a_conflict_comes_back_as_integrity_error_and_the_writer_goes_on(writer:
     writer.submit(_job("4"))
     writer.result()
     assert (tmp_path / "4.stored").exists()
+
+
+def test_records_stored_already_come_back_as_their_own_error(writer: WriterProcess, tmp_path: Path) -> None:
+    writer.submit(_job("14"))
+    with pytest.raises(PositionsStoredAlready, match="kafka:t:0 14"):
+        writer.result()
+    writer.submit(_job("15"))
+    writer.result()
+    assert (tmp_path / "15.stored").exists()
 
 
 def test_one_batch_in_flight_at_most(writer: WriterProcess, tmp_path: Path) -> None:
