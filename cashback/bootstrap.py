@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Callable
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
@@ -68,7 +67,7 @@ def feed_writer(settings: Settings) -> WriterProcess | None:
         send = dead_letter_sender(settings)
         recorder = build_recorder(settings)
         # Connected now, while the worker builds its engine and joins its group, not at the first batch.
-        warm_up(recorder, lambda: send.producer)
+        warm_up(recorder, send)
         return recorder_store(recorder, retry_transient, send)
 
     return WriterProcess(make_store)
@@ -86,12 +85,12 @@ def dead_letter_sender(settings: Settings) -> DeadLetterSender:
     return DeadLetterSender(producer, settings.feed_dead_letter_topic, settings.feed_topic)
 
 
-def warm_up(recorder: Any, producer: Callable[[], Any]) -> None:
+def warm_up(recorder: Any, dead_letters: DeadLetterSender) -> None:
     """Best effort: a database or broker that does not answer yet is retried by the first batch."""
     try:
         with recorder.datastore.get_connection():
             pass
-        producer()
+        dead_letters.producer  # noqa: B018 - made now
     except Exception as error:
         log.info("feed_writer_warm_up_failed", error=str(error))
 

@@ -90,7 +90,7 @@ class WriterProcess:
             signal.pthread_sigmask(signal.SIG_SETMASK, previous)
         child.close()
         self._pending = False
-        self._jobs = 0
+        self._given_a_batch = False
         self._closed = False
         # At exit, multiprocessing terminates daemonic children (SIGTERM, which the child ignores) and
         # joins them: the pipe must be closed first, or a caller that forgot close() hangs there.
@@ -105,7 +105,7 @@ class WriterProcess:
         except OSError:  # a broken pipe: left alone, the CLI's EPIPE handling would exit without a word
             raise WriterFailed(self._ended()) from None
         self._pending = True
-        self._jobs += 1
+        self._given_a_batch = True
 
     def result(self) -> None:
         """Wait for the batch in flight: nothing, IntegrityError (a conflict: decide again) or WriterFailed."""
@@ -138,7 +138,7 @@ class WriterProcess:
         self._closed = True
         atexit.unregister(self.close)
         self._conn.close()
-        if not self._jobs:
+        if not self._given_a_batch:
             self._process.kill()
         self._process.join(timeout=300)
         if self._process.is_alive():  # pragma: no cover - a transaction stuck past the database's own timeouts

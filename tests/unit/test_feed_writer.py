@@ -61,21 +61,15 @@ def test_a_conflict_comes_back_as_integrity_error_and_the_writer_goes_on(writer:
     writer.submit(_job("13"))
     with pytest.raises(IntegrityError, match="unique constraint"):
         writer.result()
+    writer.submit(_job("14"))  # records stored already: their own error
+    with pytest.raises(PositionsStoredAlready, match="kafka:t:0 14"):
+        writer.result()
     writer.submit(_job("66"))
     with pytest.raises(WriterFailed, match="could not store a batch: ValueError: something else went wrong"):
         writer.result()
     writer.submit(_job("4"))
     writer.result()
     assert (tmp_path / "4.stored").exists()
-
-
-def test_records_stored_already_come_back_as_their_own_error(writer: WriterProcess, tmp_path: Path) -> None:
-    writer.submit(_job("14"))
-    with pytest.raises(PositionsStoredAlready, match="kafka:t:0 14"):
-        writer.result()
-    writer.submit(_job("15"))
-    writer.result()
-    assert (tmp_path / "15.stored").exists()
 
 
 def test_one_batch_in_flight_at_most(writer: WriterProcess, tmp_path: Path) -> None:
